@@ -1,0 +1,209 @@
+"""The ``rag`` command: a thin face over the public API."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from . import __name__ as _pkg  # noqa: F401  (sets the offline environment first)
+from .config import BACKENDS, MODES, Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        index_dir=getattr(args, "index", None),
+        k=getattr(args, "k", None),
+        mode=getattr(args, "mode", None),
+        backend=getattr(args, "backend", None),
+        llm_model=getattr(args, "model", None),
+        threads=getattr(args, "threads", None),
+        chunk_size=getattr(args, "chunk_size", None),
+        chunk_overlap=getattr(args, "chunk_overlap", None),
+    )
+
+
+def ensure_index(settings: Settings, progress=True) -> None:
+    """Build (or refresh) the seeds index when the default index is missing or stale."""
+    from .index import current_generation
+    from .indexer import ingest
+
+    default = Settings.from_env()
+    if settings.index_dir.resolve() != default.index_dir.resolve() and current_generation(settings.index_dir):
+        return  # an explicit, existing index: use it as it is
+    if not settings.seeds_dir.is_dir():
+        if current_generation(settings.index_dir) is None:
+            raise SystemExit(f"no index at {settings.index_dir} and no seeds at {settings.seeds_dir}: run `rag ingest PATH`")
+        return
+    report = ingest([settings.seeds_dir], settings, progress=progress)
+    if report.changed:
+        print(f"index {settings.index_dir}: {report.summary()}", file=sys.stderr)
+
+
+def cmd_ingest(args) -> int:
+    from .indexer import ingest
+
+    report = ingest(args.paths, _settings(args), rebuild=args.rebuild, prune=not args.no_prune)
+    for skipped in report.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    print(report.summary())
+    return 0 if not report.skipped or report.changed or report.unchanged else 1
+
+
+def cmd_remove(args) -> int:
+    from .indexer import remove
+
+    for doc_id in remove(args.names, _settings(args)):
+        print(f"removed {doc_id}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .indexer import list_documents
+
+    for doc in list_documents(_settings(args)):
+        print(f"{doc.doc_id}\t{len(doc.text)} chars\t{doc.title}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .search import retrieve
+
+    settings = _settings(args)
+    ensure_index(settings)
+    passages = retrieve(args.query, k=settings.k, settings=settings)
+    if args.json:
+        print(json.dumps([asdict(p) for p in passages], indent=1, ensure_ascii=False))
+        return 0
+    for n, p in enumerate(passages, 1):
+        print(f"[{n}] {p.source} {p.start}-{p.end} score={p.score:.4f}\n    {p.text[:300].replace(chr(10), ' ')}")
+    return 0
+
+
+def _print_answer(result, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(asdict(result), indent=1, ensure_ascii=False))
+        return
+    print(result.text)
+    for c in result.citations:
+        print(f"  [{c.number}] {c.source} chars {c.quote_start}-{c.quote_end}: \"{c.quote}\"")
+
+
+def _ask_one(question: str, settings: Settings, history, as_json: bool):
+    from .pipeline import stream_answer
+    from .types import Answer
+
+    result = None
+    for item in stream_answer(question, settings=settings, history=history):
+        if isinstance(item, Answer):
+            result = item
+        elif not as_json:
+            print(item, end="", flush=True)
+    if not as_json:
+        print("\n" + "-" * 40)
+    _print_answer(result, as_json)
+    return result
+
+
+def cmd_ask(args) -> int:
+    from .generate.base import BackendError
+
+    settings = _settings(args)
+    ensure_index(settings)
+    try:
+        if args.question:
+            _ask_one(" ".join(args.question), settings, None, args.json)
+            return 0
+        history: list[tuple[str, str]] = []
+        print("Ask about the documents (empty line or Ctrl-D to quit).", file=sys.stderr)
+        while True:
+            try:
+                question = input("> ").strip()
+            except EOFError:
+                break
+            if not question:
+                break
+            result = _ask_one(question, settings, history, args.json)
+            history.append((question, result.text))
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .ui import main as serve
+
+    serve(host=args.host, port=args.port, settings=_settings(args))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from eval.__main__ import main as run_eval
+
+    return run_eval(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Offline question answering over your documents, with citations.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", type=Path, help="index folder (default: ./index of the project, or $RAG_INDEX_DIR)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", parents=[common], help="add or update documents (files or folders)")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--rebuild", action="store_true", help="discard the existing index and build anew")
+    p.add_argument("--no-prune", action="store_true", help="keep documents whose files left an ingested folder")
+    p.add_argument("--chunk-size", type=int)
+    p.add_argument("--chunk-overlap", type=int)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("remove", parents=[common], help="remove documents by id or source path")
+    p.add_argument("names", nargs="+")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("list", parents=[common], help="list indexed documents")
+    p.set_defaults(func=cmd_list)
+
+    for name, func, helptext in (("search", cmd_search, "show the passages retrieved for a query"),
+                                 ("ask", cmd_ask, "answer a question with citations (no question: interactive)")):
+        p = sub.add_parser(name, parents=[common], help=helptext)
+        p.add_argument("query" if name == "search" else "question", nargs=None if name == "search" else "*")
+        p.add_argument("-k", type=int, help="passages to retrieve")
+        p.add_argument("--mode", choices=MODES)
+        p.add_argument("--json", action="store_true", help="print JSON")
+        if name == "ask":
+            p.add_argument("--backend", choices=BACKENDS)
+            p.add_argument("--model", help="local model name (qwen-0.5b, qwen-1.5b, a .gguf path) or hosted model id")
+            p.add_argument("--threads", type=int)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("serve", parents=[common], help="start the chat UI")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="run the evaluation suite (see `rag eval --help`)", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .generate.base import BackendError
+    from .index import IndexUnavailable
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (IndexUnavailable, BackendError, KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

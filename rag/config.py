@@ -1,0 +1,112 @@
+"""The one settings object. Defaults < ``RAG_*`` environment variables < explicit overrides."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# In a checkout the project root holds seeds/ and index/; installed elsewhere, use the cwd.
+PROJECT_ROOT = PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "seeds").is_dir() else Path.cwd()
+
+BACKENDS = ("local", "openai", "extractive")
+MODES = ("hybrid", "dense", "bm25")
+
+# Environment names that differ from ``RAG_<FIELD>``.
+_ENV_ALIASES = {
+    "backend": ("RAG_LLM", "RAG_BACKEND"),
+    "llm_model": ("RAG_LLM_MODEL",),
+    "openai_base_url": ("OPENAI_BASE_URL",),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the pipeline, for the library, the CLI, the UI and the eval suite."""
+
+    # paths
+    index_dir: Path = PROJECT_ROOT / "index"
+    seeds_dir: Path = PROJECT_ROOT / "seeds"
+    cache_dir: Path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag"
+    # chunking (tokens of tiktoken cl100k_base)
+    chunk_size: int = 200
+    chunk_overlap: int = 40
+    # embedding
+    embedder: str = "all-MiniLM-L6-v2"
+    batch_size: int = 32
+    # retrieval
+    k: int = 5
+    mode: str = "hybrid"
+    fetch_k: int = 100
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    exact_limit: int = 50_000  # FAISS flat index up to this many vectors, HNSW above
+    dedup_threshold: float = 0.95  # cosine above which two passages are near-duplicates
+    # answering
+    backend: str = "local"
+    llm_model: str = "qwen-0.5b"
+    openai_base_url: str = ""
+    temperature: float = 0.0
+    max_tokens: int = 256
+    n_ctx: int = 4096
+    threads: int = max(1, min(os.cpu_count() or 1, 4))
+    timeout: float = 60.0
+    retries: int = 2
+    min_relevance: float = 0.30  # best dense cosine below which the documents are off-topic
+    min_support: float = 0.45  # sentence/passage support below which a claim is unsupported
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {self.backend!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ValueError("chunk_overlap must be >= 0 and smaller than chunk_size")
+        if self.k < 1:
+            raise ValueError("k must be at least 1")
+        for name in ("index_dir", "seeds_dir", "cache_dir"):
+            object.__setattr__(self, name, Path(getattr(self, name)).expanduser())
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then ``RAG_<FIELD>`` (and aliases such as ``RAG_LLM``), then ``overrides``."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            for name in (f"RAG_{f.name.upper()}", *_ENV_ALIASES.get(f.name, ())):
+                if env.get(name):
+                    values[f.name] = _coerce(f.type, env[name], name)
+                    break
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _coerce(type_name: Any, raw: str, env_name: str) -> Any:
+    kind = type_name if isinstance(type_name, str) else type_name.__name__
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+        return raw
+    except ValueError as exc:
+        raise ValueError(f"{env_name}={raw!r} is not a valid {kind}") from exc
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env()
+    return _settings

@@ -1,0 +1,72 @@
+"""The answer-backend interface and its factory."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
+
+from ..config import Settings
+from ..types import Passage
+
+
+class BackendError(RuntimeError):
+    """A backend cannot answer (endpoint down, key rejected, model missing); the message is for users."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Streams an answer to ``question`` from numbered ``passages``, with ``[n]`` markers."""
+
+    name: str
+
+    def stream_answer(self, question: str, passages: list[Passage], settings: Settings) -> Iterator[str]: ...
+
+    def rewrite(self, messages: list[dict], settings: Settings) -> str | None:
+        """Complete a short chat (used to condense follow-up questions); None if unsupported."""
+        ...
+
+
+class ChatBackend:
+    """Base of the LLM backends: prompt building and budgeting live here, transport in ``chat``."""
+
+    name = "chat"
+    context_window = 4096
+
+    def chat(self, messages: list[dict], settings: Settings, max_tokens: int) -> Iterator[str]:
+        raise NotImplementedError
+
+    def stream_answer(self, question: str, passages: list[Passage], settings: Settings) -> Iterator[str]:
+        from .prompt import build_messages
+
+        budget = min(self.context_window, settings.n_ctx) - settings.max_tokens
+        yield from self.chat(build_messages(question, passages, budget), settings, settings.max_tokens)
+
+    def rewrite(self, messages: list[dict], settings: Settings) -> str | None:
+        return "".join(self.chat(messages, settings.replace(temperature=0.0), 64)).strip() or None
+
+
+_backends: dict[tuple, Backend] = {}
+_lock = threading.Lock()
+
+
+def get_backend(settings: Settings) -> Backend:
+    """The backend chosen by ``settings.backend``, created once per configuration."""
+    key = (settings.backend, settings.llm_model, settings.openai_base_url, settings.n_ctx, settings.threads)
+    with _lock:
+        if key not in _backends:
+            _backends[key] = _create(settings)
+        return _backends[key]
+
+
+def _create(settings: Settings) -> Backend:
+    if settings.backend == "extractive":
+        from .extractive import ExtractiveBackend
+
+        return ExtractiveBackend()
+    if settings.backend == "openai":
+        from .openai import OpenAIBackend
+
+        return OpenAIBackend(settings)
+    from .local import LocalBackend
+
+    return LocalBackend(settings)

@@ -1,0 +1,312 @@
+"""Index: FAISS vectors, a BM25 index and a JSON docstore, saved atomically without pickle.
+
+On disk an index folder holds generations and a pointer::
+
+    index/CURRENT              name of the live generation (replaced atomically)
+    index/gen-<time>-<id>/     manifest.json, documents.jsonl, chunks.jsonl,
+                               vectors.npy, dense.faiss, bm25/
+
+A save writes a complete new generation, fsyncs it, then swaps ``CURRENT``; a crash at any
+point leaves the previous generation live. Nothing is ever unpickled.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .types import Chunk, Document
+
+FORMAT = 1
+TOKENIZER = "cl100k_base"
+
+
+class IndexUnavailable(RuntimeError):
+    """The index is missing or unreadable; the message says what to do."""
+
+
+class IndexMismatch(IndexUnavailable):
+    """The index was built with another embedder or chunker."""
+
+
+class Index:
+    """Documents, their chunks, chunk vectors, and the FAISS and BM25 structures over them."""
+
+    def __init__(self, config: dict, documents: dict[str, Document], chunks: list[Chunk], vectors: np.ndarray,
+                 exact_limit: int = 50_000):
+        self.config = config
+        self.exact_limit = exact_limit
+        self.origins: dict[str, str] = {}  # doc_id -> the ingested folder it came from
+        self.documents = documents
+        self.chunks = chunks
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), config["dimension"])
+        self.path: Path | None = None
+        self.generation = ""
+        self._dense = None
+        self._bm25 = None
+
+    # --- construction ------------------------------------------------------------
+    @staticmethod
+    def make_config(settings, dimension: int) -> dict:
+        """The settings an index is bound to: a different value means a rebuild."""
+        return {
+            "format": FORMAT,
+            "embedder": settings.embedder,
+            "dimension": dimension,
+            "tokenizer": TOKENIZER,
+            "chunk_size": settings.chunk_size,
+            "chunk_overlap": settings.chunk_overlap,
+        }
+
+    @classmethod
+    def empty(cls, config: dict) -> "Index":
+        return cls(config, {}, [], np.zeros((0, config["dimension"]), dtype=np.float32))
+
+    @staticmethod
+    def chunk_text(chunk: Chunk) -> str:
+        """What is embedded and BM25-indexed for a chunk: its title, then its text."""
+        return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+
+    # --- search structures (built lazily) -----------------------------------------
+    @property
+    def dense(self):
+        if self._dense is None:
+            self._dense = _build_faiss(self.vectors, self.exact_limit)
+        return self._dense
+
+    @property
+    def bm25(self):
+        if self._bm25 is None:
+            self._bm25 = _build_bm25([self.chunk_text(c) for c in self.chunks])
+        return self._bm25
+
+    def search_dense(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if not self.chunks:
+            return []
+        scores, rows = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), min(k, len(self.chunks)))
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+    def search_bm25(self, query: str, k: int) -> list[tuple[int, float]]:
+        if not self.chunks:
+            return []
+        tokens = _tokenize([query], show_progress=False)
+        if not tokens.vocab or not any(tokens.ids[0]):
+            return []
+        rows, scores = self.bm25.retrieve(tokens, k=min(k, len(self.chunks)), show_progress=False, n_threads=1)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+    # --- persistence ----------------------------------------------------------------
+    def save(self, root: Path) -> Path:
+        """Write a new generation under ``root`` and make it current, atomically."""
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        tmp = root / f".{name}.tmp"
+        tmp.mkdir()
+        try:
+            manifest = {
+                **self.config,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "counts": {"documents": len(self.documents), "chunks": len(self.chunks)},
+                "documents": {
+                    d.doc_id: {"hash": d.hash, "source": d.source, "origin": self.origins.get(d.doc_id, "")}
+                    for d in self.documents.values()
+                },
+            }
+            _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in self.documents.values()))
+            _write_jsonl(
+                tmp / "chunks.jsonl",
+                ({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end} for c in self.chunks),
+            )
+            with open(tmp / "vectors.npy", "wb") as f:
+                np.save(f, self.vectors, allow_pickle=False)
+            import faiss
+
+            faiss.write_index(self.dense, str(tmp / "dense.faiss"))
+            if self.chunks:
+                self.bm25.save(str(tmp / "bm25"), allow_pickle=False)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
+            _fsync_tree(tmp)
+            os.rename(tmp, root / name)
+            _replace_text(root / "CURRENT", name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.path, self.generation = root, name
+        _collect_garbage(root, keep=name)
+        return root / name
+
+    @classmethod
+    def load(cls, root: Path, expect: dict | None = None) -> "Index":
+        """Open the current generation; if ``expect`` is given, check it was built the same way."""
+        root = Path(root)
+        gen = current_generation(root)
+        if gen is None:
+            raise IndexUnavailable(f"no index at {root}: build one with `rag ingest PATH --index {root}`")
+        folder = root / gen
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text())
+            docs = {d["doc_id"]: Document(**d) for d in _read_jsonl(folder / "documents.jsonl")}
+            chunks = []
+            for row in _read_jsonl(folder / "chunks.jsonl"):
+                doc = docs[row["doc_id"]]
+                chunks.append(Chunk(row["chunk_id"], doc.doc_id, doc.source, doc.title,
+                                    doc.text[row["start"]:row["end"]], row["start"], row["end"]))
+            vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexUnavailable(f"index at {folder} is unreadable ({exc}); rebuild it with `rag ingest --rebuild`") from exc
+        config = {k: manifest[k] for k in ("format", "embedder", "dimension", "tokenizer", "chunk_size", "chunk_overlap")}
+        if expect is not None:
+            check_compatible(config, expect, root)
+        index = cls(config, docs, chunks, vectors)
+        index.path, index.generation = root, gen
+        index.origins = {k: v.get("origin", "") for k, v in manifest.get("documents", {}).items()}
+        if (folder / "dense.faiss").exists():
+            import faiss
+
+            index._dense = faiss.read_index(str(folder / "dense.faiss"))
+        if chunks and (folder / "bm25").exists():
+            import bm25s
+
+            index._bm25 = bm25s.BM25.load(str(folder / "bm25"), allow_pickle=False)
+        return index
+
+
+def check_compatible(found: dict, expect: dict, root: Path) -> None:
+    diffs = [f"{k}: index has {found.get(k)!r}, settings say {expect[k]!r}"
+             for k in ("format", "embedder", "dimension", "tokenizer", "chunk_size", "chunk_overlap")
+             if found.get(k) != expect.get(k)]
+    if diffs:
+        raise IndexMismatch(
+            f"the index at {root} was built differently ({'; '.join(diffs)}); "
+            f"rebuild it with `rag ingest PATH --index {root} --rebuild`"
+        )
+
+
+def current_generation(root: Path) -> str | None:
+    try:
+        name = (Path(root) / "CURRENT").read_text().strip()
+    except OSError:
+        return None
+    return name if name and (Path(root) / name / "manifest.json").exists() else None
+
+
+@contextmanager
+def write_lock(root: Path):
+    """Serialise writers of one index (CLI, UI uploads) across processes."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+_cache: dict[Path, Index] = {}
+_cache_lock = threading.Lock()
+
+
+def open_index(root: Path, expect: dict | None = None) -> Index:
+    """The current generation of ``root``, loaded once per generation and shared."""
+    root = Path(root).resolve()
+    with _cache_lock:
+        cached = _cache.get(root)
+        if cached is None or cached.generation != current_generation(root):
+            cached = _cache[root] = Index.load(root)
+    if expect is not None:
+        check_compatible(cached.config, expect, root)
+    return cached
+
+
+# --- helpers ----------------------------------------------------------------------------
+def _build_faiss(vectors: np.ndarray, exact_limit: int):
+    import faiss
+
+    n, dim = vectors.shape
+    if n > exact_limit:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if n:
+        index.add(vectors)
+    return index
+
+
+def _tokenize(texts: list[str], show_progress: bool = False):
+    import bm25s
+    import Stemmer
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(Stemmer), show_progress=show_progress)
+
+
+_STEMMER = None
+
+
+def _stemmer(module):
+    global _STEMMER
+    if _STEMMER is None:
+        _STEMMER = module.Stemmer("english")
+    return _STEMMER
+
+
+def _build_bm25(texts: list[str]):
+    import bm25s
+
+    retriever = bm25s.BM25(k1=0.9, b=0.4)
+    if texts:
+        retriever.index(_tokenize(texts), show_progress=False)
+    return retriever
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path):
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _replace_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _collect_garbage(root: Path, keep: str) -> None:
+    """Remove older generations and abandoned temporary folders."""
+    for child in root.iterdir():
+        if child.is_dir() and child.name != keep and (child.name.startswith("gen-") or child.name.endswith(".tmp")):
+            shutil.rmtree(child, ignore_errors=True)

@@ -1,0 +1,171 @@
+"""Ingest: load → clean → chunk → embed → index, incrementally by content hash."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .chunk import chunk_document
+from .config import Settings, get_settings
+from .embed import get_embedder
+from .index import Index, IndexUnavailable, current_generation, open_index, write_lock
+from .load import LoadError, iter_files, read_documents
+from .types import Chunk, Document, IngestReport, Skipped
+
+Progress = Callable[[float, str], None]
+EMBED_BATCH = 256
+
+
+def _index_root(settings: Settings, index: Path | str | None) -> Path:
+    return Path(index).expanduser() if index is not None else settings.index_dir
+
+
+def _open_for_write(root: Path, settings: Settings, rebuild: bool) -> Index:
+    expect = Index.make_config(settings, get_embedder(settings.embedder, settings.threads).dimension)
+    if rebuild or current_generation(root) is None:
+        index = Index.empty(expect)
+    else:
+        index = Index.load(root, expect=expect)  # IndexMismatch tells the user to --rebuild
+    index.exact_limit = settings.exact_limit
+    return index
+
+
+def ingest(
+    paths: Iterable[Path | str],
+    settings: Settings | None = None,
+    *,
+    index: Path | str | None = None,
+    rebuild: bool = False,
+    prune: bool = True,
+    progress: bool | Progress = True,
+) -> IngestReport:
+    """Add or update the documents under ``paths`` in the index; return what changed.
+
+    Unchanged documents (same content hash) are not re-embedded. With ``prune``, documents
+    that came from an ingested directory but are no longer in it are removed. Bad files are
+    reported in ``IngestReport.skipped`` and the rest proceeds; the index on disk changes
+    only by an atomic swap of a complete new generation.
+    """
+    settings = settings or get_settings()
+    root = _index_root(settings, index)
+    started = time.perf_counter()
+    paths = [Path(p).expanduser() for p in paths]
+    report = IngestReport()
+    with write_lock(root):
+        old = _open_for_write(root, settings, rebuild)
+        found: dict[str, tuple[Document, str]] = {}
+        seen_sources: dict[str, set[str]] = {}
+        files = list(iter_files(paths))
+        for file, origin_dir in tqdm(files, desc="reading", unit="file", disable=not _console(progress, len(files))):
+            origin = str(origin_dir.resolve())
+            source = file.relative_to(origin_dir).as_posix()
+            seen_sources.setdefault(origin, set()).add(source)
+            try:
+                docs = read_documents(file, origin_dir)
+            except LoadError as exc:
+                report.skipped.append(Skipped(str(file), exc.reason))
+                continue
+            for doc in docs:
+                if doc.doc_id in found:
+                    report.skipped.append(Skipped(str(file), f"duplicate document id {doc.doc_id!r} (kept the first)"))
+                    continue
+                found[doc.doc_id] = (doc, origin)
+        _callback(progress, 0.1, f"read {len(found)} documents from {len(files)} files")
+
+        keep: dict[str, Document] = dict(old.documents)
+        origins = dict(old.origins)
+        todo: list[Document] = []
+        for doc_id, (doc, origin) in found.items():
+            previous = old.documents.get(doc_id)
+            if previous is not None and previous.hash == doc.hash:
+                report.unchanged.append(doc_id)
+                if origins.get(doc_id) != origin:  # same content, now also from this folder
+                    origins[doc_id] = origin
+                continue
+            (report.updated if previous is not None else report.added).append(doc_id)
+            keep[doc_id] = doc
+            origins[doc_id] = origin
+            todo.append(doc)
+        if prune:
+            walked = {str(p.resolve()) for p in paths if p.is_dir()}
+            for doc_id, doc in list(keep.items()):
+                origin = origins.get(doc_id)
+                if origin in walked and doc_id not in found and doc.source not in seen_sources.get(origin, ()):
+                    report.removed.append(doc_id)
+                    del keep[doc_id]
+                    origins.pop(doc_id, None)
+
+        new_chunks = [c for doc in todo for c in chunk_document(doc, settings.chunk_size, settings.chunk_overlap)]
+        new_vectors = _embed(new_chunks, settings, progress)
+        report.chunks_embedded = len(new_chunks)
+        if report.changed or rebuild or old.generation == "":
+            index_obj = _assemble(old, keep, origins, set(report.updated), new_chunks, new_vectors)
+            index_obj.exact_limit = settings.exact_limit
+            index_obj.save(root)
+    _callback(progress, 1.0, "done")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def remove(names: Iterable[str], settings: Settings | None = None, *, index: Path | str | None = None) -> list[str]:
+    """Remove documents by id or source path; return the ids removed (unknown names raise)."""
+    settings = settings or get_settings()
+    root = _index_root(settings, index)
+    names = list(names)
+    with write_lock(root):
+        old = _open_for_write(root, settings, rebuild=False)
+        if not old.generation:
+            raise IndexUnavailable(f"no index at {root}")
+        doomed = {d.doc_id for d in old.documents.values() if d.doc_id in names or d.source in names}
+        missing = [n for n in names if not any(n in (d, old.documents[d].source) for d in doomed)]
+        if missing:
+            raise KeyError(f"not in the index: {', '.join(missing)}")
+        keep = {k: v for k, v in old.documents.items() if k not in doomed}
+        origins = {k: v for k, v in old.origins.items() if k in keep}
+        _assemble(old, keep, origins, set(), [], np.zeros((0, old.config["dimension"]), np.float32)).save(root)
+    return sorted(doomed)
+
+
+def list_documents(settings: Settings | None = None, *, index: Path | str | None = None) -> list[Document]:
+    """The documents in the index, sorted by id."""
+    settings = settings or get_settings()
+    idx = open_index(_index_root(settings, index))
+    return sorted(idx.documents.values(), key=lambda d: d.doc_id)
+
+
+def _assemble(old: Index, keep: dict[str, Document], origins: dict[str, str], replaced: set[str],
+              new_chunks: list[Chunk], new_vectors: np.ndarray) -> Index:
+    """Old chunks of documents still kept (and not replaced), plus the new ones."""
+    rows = [i for i, c in enumerate(old.chunks) if c.doc_id in keep and c.doc_id not in replaced]
+    chunks = [old.chunks[i] for i in rows] + new_chunks
+    vectors = np.concatenate([old.vectors[rows], new_vectors]) if rows else new_vectors
+    index = Index(old.config, keep, chunks, vectors)
+    index.origins = origins
+    return index
+
+
+def _embed(chunks: list[Chunk], settings: Settings, progress: bool | Progress) -> np.ndarray:
+    embedder = get_embedder(settings.embedder, settings.threads)
+    if not chunks:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    texts = [Index.chunk_text(c) for c in chunks]
+    parts = []
+    bar = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not _console(progress, len(texts)))
+    for i in range(0, len(texts), EMBED_BATCH):
+        parts.append(embedder.encode(texts[i : i + EMBED_BATCH], batch_size=settings.batch_size))
+        bar.update(len(parts[-1]))
+        _callback(progress, 0.1 + 0.85 * (i + len(parts[-1])) / len(texts), f"embedded {i + len(parts[-1])}/{len(texts)} chunks")
+    bar.close()
+    return np.concatenate(parts)
+
+
+def _console(progress: bool | Progress, n: int) -> bool:
+    return progress is True and n > 1
+
+
+def _callback(progress: bool | Progress, fraction: float, message: str) -> None:
+    if callable(progress):
+        progress(fraction, message)

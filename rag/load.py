@@ -1,0 +1,124 @@
+"""Load: find input files and read them into cleaned ``Document`` records."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .clean import clean_text, html_to_text, normalize
+from .types import Document
+
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
+MAX_BYTES = 200 * 1024 * 1024
+
+
+class LoadError(ValueError):
+    """A file that cannot be ingested; ``str()`` says why."""
+
+    def __init__(self, path: Path | str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
+
+
+def content_hash(title: str, text: str) -> str:
+    return hashlib.sha256(f"{title}\x00{text}".encode()).hexdigest()
+
+
+def iter_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, Path]]:
+    """Yield ``(file, root)`` for each input file; a directory is walked recursively.
+
+    ``root`` is the directory that document ids are made relative to. Hidden files and
+    folders inside a walked directory are passed over.
+    """
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                rel = file.relative_to(path)
+                if file.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    yield file, path
+        else:
+            yield path, path.parent
+
+
+def read_documents(path: Path, root: Path) -> list[Document]:
+    """Read one file into cleaned documents, or raise ``LoadError``."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise LoadError(path, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(path, f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) > MAX_BYTES:
+        raise LoadError(path, f"larger than {MAX_BYTES // 2**20} MiB")
+    source = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    if suffix == ".pdf":
+        title, text = _pdf(path, data)
+        docs = [_document(source, source, title, clean_text(text))]
+    elif suffix == ".jsonl":
+        docs = list(_jsonl(path, source, _decode(path, data)))
+    elif suffix in {".html", ".htm"}:
+        title, text = html_to_text(_decode(path, data))
+        docs = [_document(source, source, title, text)]
+    else:
+        text = clean_text(_decode(path, data))
+        docs = [_document(source, source, _title_line(text), text)]
+    docs = [d for d in docs if d.text]
+    if not docs:
+        raise LoadError(path, "no text after cleaning (empty file?)")
+    return docs
+
+
+def _document(doc_id: str, source: str, title: str, text: str) -> Document:
+    title = normalize(title)
+    return Document(doc_id=doc_id, source=source, title=title, text=text, hash=content_hash(title, text))
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise LoadError(path, "binary content, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LoadError(path, f"not valid UTF-8 (byte {exc.start}); convert it to UTF-8 first") from exc
+
+
+def _title_line(text: str) -> str:
+    """A Markdown ``# heading`` or a short headline-like first line, else ""."""
+    first = text.split("\n", 1)[0].strip()
+    if first.startswith("# "):
+        return first[2:].strip()
+    return first if len(first) <= 120 and not first.endswith((".", "!", "?", ":")) else ""
+
+
+def _pdf(path: Path, data: bytes) -> tuple[str, str]:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or ""
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise LoadError(path, f"unreadable PDF: {exc}") from exc
+    return str(title), "\n\n".join(pages)
+
+
+def _jsonl(path: Path, source: str, text: str) -> Iterator[Document]:
+    """BEIR-style lines: ``_id`` (or ``id``), optional ``title``, ``text``."""
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            doc_id = str(row.get("_id", row.get("id", "")))
+            body = row["text"]
+        except (json.JSONDecodeError, KeyError, AttributeError, TypeError) as exc:
+            raise LoadError(path, f"line {lineno} is not a JSON object with an id and 'text'") from exc
+        if not doc_id:
+            raise LoadError(path, f"line {lineno} has no '_id' or 'id'")
+        yield _document(doc_id, source, str(row.get("title") or ""), normalize(str(body)))

@@ -1,0 +1,107 @@
+"""The public API: retrieve passages, then answer with verified citations (or abstain)."""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from collections.abc import Iterator, Sequence
+
+from .cite import Verifier, content_words, is_abstention
+from .config import Settings
+from .embed import get_embedder
+from .generate.base import get_backend
+from .generate.prompt import ABSTAIN, condense_messages
+from .index import Index
+from .search import resolve, search
+from .types import Answer
+
+History = Sequence[tuple[str, str]] | Sequence[dict]
+
+
+def condense(question: str, history: History | None, settings: Settings) -> str:
+    """Turn a follow-up into a standalone question using the chat history."""
+    turns = _turns(history)
+    if not turns:
+        return question
+    rewritten = None
+    try:
+        rewritten = get_backend(settings).rewrite(condense_messages(question, turns), settings)
+    except Exception:  # condensing is best-effort; retrieval still gets the fallback below
+        rewritten = None
+    if rewritten:
+        rewritten = rewritten.strip().strip('"').splitlines()[0].strip()
+        if 3 <= len(rewritten.split()) <= 60 and content_words(question) & content_words(rewritten):
+            return rewritten
+    # Fallback: carry the previous question's topic along.
+    return f"{turns[-1][0]} {question}"
+
+
+def _turns(history: History | None) -> list[tuple[str, str]]:
+    if not history:
+        return []
+    if isinstance(history[0], dict):
+        turns, pending = [], None
+        for msg in history:
+            content = msg.get("content") if isinstance(msg.get("content"), str) else ""
+            if msg.get("role") == "user":
+                pending = content
+            elif msg.get("role") == "assistant" and pending is not None:
+                turns.append((pending, _strip_markers(content)))
+                pending = None
+        return turns
+    return [(str(q), _strip_markers(str(a or ""))) for q, a in history]
+
+
+def _strip_markers(text: str) -> str:
+    return re.sub(r"\s*\[\d+\]", "", text)
+
+
+def stream_answer(question: str, index: Index | Path | str | None = None, k: int | None = None,
+                  history: History | None = None, settings: Settings | None = None,
+                  **overrides) -> Iterator[str | Answer]:
+    """Yield answer text pieces as they are generated, then the final verified ``Answer``.
+
+    The final ``Answer.text`` is authoritative: unsupported sentences and markers that the
+    model produced are removed from it during verification.
+    """
+    started = time.perf_counter()
+    settings, idx = resolve(settings, index, k=k, **overrides)
+    question = question.strip()
+    if not question:
+        raise ValueError("the question is empty")
+    query = condense(question, history, settings)
+    passages, relevance = search(query, idx, settings)
+    timings = {"retrieve": time.perf_counter() - started}
+    if not passages or relevance < settings.min_relevance:
+        yield ABSTAIN
+        yield Answer(ABSTAIN, [], passages, abstained=True, query=query, timings=_total(timings, started))
+        return
+    backend = get_backend(settings)
+    raw = []
+    for piece in backend.stream_answer(query, passages, settings):
+        if not raw:
+            timings["first_token"] = time.perf_counter() - started
+        raw.append(piece)
+        yield piece
+    raw_text = "".join(raw).strip()
+    timings["generate"] = time.perf_counter() - started - timings["retrieve"]
+    verifier = Verifier(get_embedder(settings.embedder, settings.threads), settings.min_support)
+    text, citations, _unsupported = verifier.verify(raw_text, passages) if not is_abstention(raw_text) else ("", [], [])
+    if not citations:
+        yield Answer(ABSTAIN, [], passages, abstained=True, query=query, timings=_total(timings, started))
+        return
+    yield Answer(text, citations, passages, abstained=False, query=query, timings=_total(timings, started))
+
+
+def answer(question: str, index: Index | Path | str | None = None, k: int | None = None,
+           history: History | None = None, settings: Settings | None = None, **overrides) -> Answer:
+    """Answer ``question`` from the index with numbered, verified citations, or abstain."""
+    for item in stream_answer(question, index=index, k=k, history=history, settings=settings, **overrides):
+        if isinstance(item, Answer):
+            return item
+    raise RuntimeError("stream_answer ended without an Answer")
+
+
+def _total(timings: dict[str, float], started: float) -> dict[str, float]:
+    timings["total"] = time.perf_counter() - started
+    return {k: round(v, 4) for k, v in timings.items()}

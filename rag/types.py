@@ -1,0 +1,112 @@
+"""Plain data records passed between the stages of the pipeline."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned source document. ``text`` is the cleaned text every offset refers to."""
+
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A token-bounded slice of a document: ``document.text[start:end] == text``."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its fused retrieval score."""
+
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    chunk_id: str = ""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered citation: the passage ``[number]`` refers to and the quoted span.
+
+    ``start``/``end`` locate the passage in the cleaned document text;
+    ``quote_start``/``quote_end`` locate the sentence of that passage that supports
+    the claim (a sub-span of ``start:end``).
+    """
+
+    number: int
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    quote_start: int
+    quote_end: int
+    support: float = 0.0
+
+    @property
+    def quote(self) -> str:
+        return self.text[self.quote_start - self.start : self.quote_end - self.start]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer text with inline ``[n]`` markers, its citations and the passages used."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    abstained: bool = False
+    query: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input that was not ingested, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What an ingest changed."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.removed)} removed, "
+            f"{len(self.skipped)} skipped; {self.chunks_embedded} chunks embedded "
+            f"in {self.seconds:.1f}s"
+        )
