@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import __name__ as _pkg  # noqa: F401  (sets the offline environment first)
 from .config import BACKENDS, MODES, Settings
+from .indexer import ensure_index
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -22,23 +23,6 @@ def _settings(args: argparse.Namespace) -> Settings:
         chunk_size=getattr(args, "chunk_size", None),
         chunk_overlap=getattr(args, "chunk_overlap", None),
     )
-
-
-def ensure_index(settings: Settings, progress=True) -> None:
-    """Build (or refresh) the seeds index when the default index is missing or stale."""
-    from .index import current_generation
-    from .indexer import ingest
-
-    default = Settings.from_env()
-    if settings.index_dir.resolve() != default.index_dir.resolve() and current_generation(settings.index_dir):
-        return  # an explicit, existing index: use it as it is
-    if not settings.seeds_dir.is_dir():
-        if current_generation(settings.index_dir) is None:
-            raise SystemExit(f"no index at {settings.index_dir} and no seeds at {settings.seeds_dir}: run `rag ingest PATH`")
-        return
-    report = ingest([settings.seeds_dir], settings, progress=progress)
-    if report.changed:
-        print(f"index {settings.index_dir}: {report.summary()}", file=sys.stderr)
 
 
 def cmd_ingest(args) -> int:

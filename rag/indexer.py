@@ -110,6 +110,23 @@ def ingest(
     return report
 
 
+def ensure_index(settings: Settings | None = None, progress: bool | Progress = True) -> IngestReport | None:
+    """Build or refresh the seeds index when the default index is used; a no-op otherwise.
+
+    Refreshing is cheap when nothing changed: files are re-read and hashed, nothing is embedded.
+    """
+    settings = settings or get_settings()
+    is_default = settings.index_dir.resolve() == Settings.from_env().index_dir.resolve()
+    exists = current_generation(settings.index_dir) is not None
+    if exists and not is_default:
+        return None
+    if not settings.seeds_dir.is_dir():
+        if not exists:
+            raise IndexUnavailable(f"no index at {settings.index_dir} and no seeds folder at {settings.seeds_dir}: run `rag ingest PATH`")
+        return None
+    return ingest([settings.seeds_dir], settings, progress=progress)
+
+
 def remove(names: Iterable[str], settings: Settings | None = None, *, index: Path | str | None = None) -> list[str]:
     """Remove documents by id or source path; return the ids removed (unknown names raise)."""
     settings = settings or get_settings()
