@@ -102,9 +102,13 @@ class Verifier:
         self.embedder = embedder
         self.min_support = min_support
 
-    def support(self, claims: list[str], passages: list[Passage]):
+    def support(self, claims: list[str], passages: list[Passage], question: str = ""):
         """``(scores, quotes, spans)``: support of claim i by passage j, the index of passage j's
-        best-matching sentence, and each passage's sentence spans."""
+        best-matching sentence, and each passage's sentence spans.
+
+        Support weighs most the claim's *new* words (those not already in the question), so a
+        claim that merely restates the question with an invented answer is not supported.
+        """
         sentence_spans = [split_sentences(p.text) for p in passages]
         flat = [p.text[s:e] for p, spans in zip(passages, sentence_spans) for s, e in spans]
         vectors = self.embedder.encode(claims + flat) if claims and flat else None
@@ -115,26 +119,35 @@ class Verifier:
         claim_vecs, sent_vecs = vectors[: len(claims)], vectors[len(claims):]
         passage_words = [content_words(p.text) for p in passages]
         passage_numbers = [numbers(p.text) for p in passages]
+        asked = content_words(question)
+        claim_words = [content_words(c) for c in claims]
         offset = 0
         for j, spans in enumerate(sentence_spans):
             sims = claim_vecs @ sent_vecs[offset : offset + len(spans)].T
             offset += len(spans)
             for i, claim in enumerate(claims):
-                words = content_words(claim)
-                lexical = len(words & passage_words[j]) / len(words) if words else 0.0
-                semantic = float(sims[i].max()) if len(spans) else 0.0
+                words = claim_words[i]
+                new = words - asked
+                overall = len(words & passage_words[j]) / len(words) if words else 0.0
+                grounded = len(new & passage_words[j]) / len(new) if new else 0.0
+                semantic = max(float(sims[i].max()), 0.0) if len(spans) else 0.0
+                score = 0.5 * grounded + 0.2 * overall + 0.3 * semantic
                 if not numbers(claim) <= passage_numbers[j]:
-                    lexical, semantic = lexical * 0.3, semantic * 0.3  # an unseen number is unsupported
-                scores[i, j] = 0.6 * lexical + 0.4 * max(semantic, 0.0)
+                    score *= 0.3  # a number the passage does not contain is unsupported
+                scores[i, j] = score
                 quotes[i, j] = int(sims[i].argmax()) if len(spans) else 0
         return scores, quotes, sentence_spans
 
-    def verify(self, raw: str, passages: list[Passage]) -> tuple[str, list[Citation], list[str]]:
-        """Return ``(text, citations, unsupported)`` for a raw answer with ``[n]`` markers."""
-        sentences = parse(raw)
+    def verify(self, raw: str, passages: list[Passage], question: str = "") -> tuple[str, list[Citation], list[str]]:
+        """Return ``(text, citations, unsupported)`` for a raw answer with ``[n]`` markers.
+
+        Sentences that add nothing to the question (an echo of it) are dropped too.
+        """
+        asked = content_words(question)
+        sentences = [s for s in parse(raw) if content_words(s.text) - asked]
         if not sentences or not passages:
             return "", [], [s.text for s in sentences]
-        scores, quotes, spans = self.support([s.text for s in sentences], passages)
+        scores, quotes, spans = self.support([s.text for s in sentences], passages, question)
         numbering: dict[tuple[int, int], int] = {}  # (passage index, quote index) -> citation number
         citations: list[Citation] = []
         parts, unsupported = [], []

@@ -55,7 +55,7 @@ class Settings:
     threads: int = max(1, min(os.cpu_count() or 1, 4))
     timeout: float = 60.0
     retries: int = 2
-    min_relevance: float = 0.30  # best dense cosine below which the documents are off-topic
+    min_relevance: float = 0.22  # best dense cosine below which the documents are off-topic
     min_support: float = 0.45  # sentence/passage support below which a claim is unsupported
 
     def __post_init__(self) -> None:

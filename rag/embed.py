@@ -37,7 +37,8 @@ class Embedder:
         pooling = embedder_path(self.name) / "1_Pooling" / "config.json"
         if self._model is None and pooling.exists():
             return int(json.loads(pooling.read_text())["word_embedding_dimension"])
-        return int(self.model.get_sentence_embedding_dimension())
+        model = self.model
+        return int(getattr(model, "get_embedding_dimension", model.get_sentence_embedding_dimension)())
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if not texts:

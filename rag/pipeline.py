@@ -1,6 +1,7 @@
 """The public API: retrieve passages, then answer with verified citations (or abstain)."""
 from __future__ import annotations
 
+import logging
 import re
 import time
 from pathlib import Path
@@ -14,6 +15,8 @@ from .generate.prompt import ABSTAIN, condense_messages
 from .index import Index
 from .search import resolve, search
 from .types import Answer
+
+log = logging.getLogger(__name__)
 
 History = Sequence[tuple[str, str]] | Sequence[dict]
 
@@ -86,7 +89,8 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
     raw_text = "".join(raw).strip()
     timings["generate"] = time.perf_counter() - started - timings["retrieve"]
     verifier = Verifier(get_embedder(settings.embedder, settings.threads), settings.min_support)
-    text, citations, _unsupported = verifier.verify(raw_text, passages) if not is_abstention(raw_text) else ("", [], [])
+    text, citations, unsupported = verifier.verify(raw_text, passages, query) if not is_abstention(raw_text) else ("", [], [])
+    log.debug("raw answer %r; unsupported sentences dropped: %r", raw_text, unsupported)
     if not citations:
         yield Answer(ABSTAIN, [], passages, abstained=True, query=query, timings=_total(timings, started))
         return

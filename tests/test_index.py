@@ -1,0 +1,97 @@
+import json
+
+import numpy as np
+import pytest
+
+import rag
+from rag import index as index_mod
+from rag.index import Index, IndexMismatch, IndexUnavailable, current_generation
+
+
+def _docs(folder, n=3):
+    folder.mkdir(parents=True, exist_ok=True)
+    topics = ["Glaciers carve U-shaped valleys as they move slowly downhill.",
+              "Volcanoes release ash and lava when magma reaches the surface.",
+              "Coral reefs are built by colonies of tiny animals called polyps.",
+              "Tides rise and fall twice a day because of the moon's gravity."]
+    for i in range(n):
+        (folder / f"d{i}.txt").write_text(topics[i % len(topics)] + f" Note number {i}.")
+    return folder
+
+
+def test_roundtrip_without_pickle(tmp_path, tmp_settings):
+    rag.ingest([_docs(tmp_path / "docs")], tmp_settings, progress=False)
+    gen = tmp_settings.index_dir / current_generation(tmp_settings.index_dir)
+    names = sorted(p.name for p in gen.iterdir())
+    assert names == ["bm25", "chunks.jsonl", "dense.faiss", "documents.jsonl", "manifest.json", "vectors.npy"]
+    assert not [p for p in gen.rglob("*") if p.suffix in {".pkl", ".pickle"}]
+    manifest = json.loads((gen / "manifest.json").read_text())
+    assert manifest["embedder"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
+    assert (manifest["chunk_size"], manifest["chunk_overlap"], manifest["tokenizer"]) == (200, 40, "cl100k_base")
+    assert set(manifest["documents"]) == {"d0.txt", "d1.txt", "d2.txt"}
+    np.load(gen / "vectors.npy", allow_pickle=False)
+    idx = Index.load(tmp_settings.index_dir)
+    assert len(idx.chunks) == 3 and idx.vectors.shape == (3, 384)
+    assert rag.retrieve("lava and magma", k=1, settings=tmp_settings)[0].doc_id == "d1.txt"
+
+
+def test_crash_during_save_keeps_previous_index(tmp_path, tmp_settings, monkeypatch):
+    docs = _docs(tmp_path / "docs")
+    rag.ingest([docs], tmp_settings, progress=False)
+    before = current_generation(tmp_settings.index_dir)
+    (docs / "d3.txt").write_text("Deserts receive less than 250 millimetres of rain a year.")
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(index_mod, "_fsync_tree", crash)  # dies after writing, before the swap
+    with pytest.raises(OSError, match="disk full"):
+        rag.ingest([docs], tmp_settings, progress=False)
+    assert current_generation(tmp_settings.index_dir) == before
+    assert not [p for p in tmp_settings.index_dir.iterdir() if p.name.endswith(".tmp")]
+    assert set(Index.load(tmp_settings.index_dir).documents) == {"d0.txt", "d1.txt", "d2.txt"}
+
+
+def test_partial_generation_left_by_a_killed_process_is_ignored(tmp_path, tmp_settings):
+    rag.ingest([_docs(tmp_path / "docs")], tmp_settings, progress=False)
+    root = tmp_settings.index_dir
+    before = current_generation(root)
+    (root / ".gen-partial.tmp").mkdir()
+    (root / ".gen-partial.tmp" / "vectors.npy").write_bytes(b"\x93NUMPY garbage")
+    (root / "gen-99990101000000-deadbeef").mkdir()  # renamed but never made current
+    assert current_generation(root) == before
+    assert len(Index.load(root).documents) == 3
+
+
+def test_corrupt_current_generation_gives_clear_error(tmp_path, tmp_settings):
+    rag.ingest([_docs(tmp_path / "docs")], tmp_settings, progress=False)
+    root = tmp_settings.index_dir
+    (root / current_generation(root) / "chunks.jsonl").write_text("{not json")
+    with pytest.raises(IndexUnavailable, match="rebuild"):
+        Index.load(root)
+
+
+def test_missing_index_is_a_clear_error(tmp_settings):
+    with pytest.raises(IndexUnavailable, match="rag ingest"):
+        rag.retrieve("anything", settings=tmp_settings)
+
+
+def test_other_chunker_is_detected(tmp_path, tmp_settings):
+    docs = _docs(tmp_path / "docs")
+    rag.ingest([docs], tmp_settings, progress=False)
+    other = tmp_settings.replace(chunk_size=100, chunk_overlap=10)
+    with pytest.raises(IndexMismatch, match="--rebuild"):
+        rag.retrieve("glaciers", settings=other)
+    with pytest.raises(IndexMismatch, match="chunk_size"):
+        rag.ingest([docs], other, progress=False)
+    report = rag.ingest([docs], other, rebuild=True, progress=False)
+    assert report.chunks_embedded == 3
+    assert rag.retrieve("glaciers", k=1, settings=other)[0].doc_id == "d0.txt"
+
+
+def test_hnsw_above_the_exact_limit(tmp_path, tmp_settings):
+    settings = tmp_settings.replace(exact_limit=2)
+    rag.ingest([_docs(tmp_path / "docs", n=4)], settings, progress=False)
+    idx = Index.load(settings.index_dir)
+    assert type(idx.dense).__name__ == "IndexHNSWFlat"
+    assert rag.retrieve("moon gravity tides", k=1, settings=settings, mode="dense")[0].doc_id == "d3.txt"

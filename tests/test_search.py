@@ -1,0 +1,51 @@
+"""Hybrid retrieval over the seeds, with paraphrased queries."""
+import pytest
+
+import rag
+
+CANADA, US, QUEBEC, UK = ("000_5dd565f1f7c88ce4.txt", "001_bba25ff5d5374892.txt",
+                          "002_b1ecd3794d3bbbb8.txt", "003_27fea56bcbbbd058.txt")
+
+QUERIES = [
+    ("which hotel hosted the gathering of American and Korean space firms", US),
+    ("Daejeon's mayor travels to a policy forum in Montreal", QUEBEC),
+    ("agreement between the Korean space administration and its Canadian counterpart", CANADA),
+    ("British and Korean cooperation on chips and artificial intelligence", UK),
+    ("a satellite built with the University of Surrey", UK),
+    ("research institutes located in Daedeok Innopolis", QUEBEC),
+    ("White House National Space Council executive secretary", US),
+    ("Canada building its own low orbit satellite communication network", CANADA),
+]
+
+
+@pytest.mark.parametrize("query,doc", QUERIES)
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_paraphrased_queries_find_the_document(seeds_settings, query, doc, mode):
+    passages = rag.retrieve(query, k=5, settings=seeds_settings, mode=mode)
+    assert doc in [p.doc_id for p in passages[:3]]
+
+
+def test_passages_carry_exact_spans(seeds_settings):
+    docs = {d.doc_id: d for d in rag.list_documents(seeds_settings)}
+    passages = rag.retrieve("who signed the MoU with the Canadian Space Agency", k=5, settings=seeds_settings)
+    assert passages[0].doc_id == CANADA and "Oh Tae-seok" in passages[0].text
+    for p in passages:
+        assert docs[p.doc_id].text[p.start:p.end] == p.text
+        assert p.source == p.doc_id and p.score > 0
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+
+
+def test_no_near_duplicate_passages(tmp_path, tmp_settings):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    text = "Penguins huddle together to survive the Antarctic winter and share warmth."
+    (folder / "a.txt").write_text(text)
+    (folder / "b.txt").write_text(text + " ")  # same text, another file
+    (folder / "c.txt").write_text("Camels store fat in their humps for long desert journeys.")
+    rag.ingest([folder], tmp_settings, progress=False)
+    ids = [p.doc_id for p in rag.retrieve("how do penguins stay warm", k=3, settings=tmp_settings)]
+    assert ids == ["a.txt", "c.txt"] or ids == ["b.txt", "c.txt"]
+
+
+def test_empty_query_returns_nothing(seeds_settings):
+    assert rag.retrieve("   ", settings=seeds_settings) == []
