@@ -18,6 +18,11 @@ from .types import Citation, Passage
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”')]*\s+(?=[\"“(]?[A-Z0-9])|\n+")
+# A period after an initial or a common abbreviation does not end a sentence.
+_ABBREVIATION = re.compile(
+    r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|No|Vol|Fig|Inc|Ltd|Co|Corp|vs|etc|e\.g|i\.e|U\.S|U\.K|approx"
+    r"|Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec))\.$"
+)
 _TRAILING_MARKS = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,]\d+)*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -40,6 +45,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans ``(start, end)`` of ``text``, stripped of surrounding whitespace."""
     spans, start = [], 0
     for match in _SENTENCE_END.finditer(text):
+        if "\n" not in match.group() and _ABBREVIATION.search(text, start, match.start()):
+            continue
         spans.append((start, match.start()))
         start = match.end()
     spans.append((start, len(text)))

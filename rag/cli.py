@@ -19,6 +19,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         mode=getattr(args, "mode", None),
         backend=getattr(args, "backend", None),
         llm_model=getattr(args, "model", None),
+        openai_base_url=getattr(args, "base_url", None),
         threads=getattr(args, "threads", None),
         chunk_size=getattr(args, "chunk_size", None),
         chunk_overlap=getattr(args, "chunk_overlap", None),
@@ -123,6 +124,12 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_llm_server(args) -> int:
+    from .generate.server import run
+
+    return run(args)
+
+
 def cmd_eval(args) -> int:
     from eval.__main__ import main as run_eval
 
@@ -161,12 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--backend", choices=BACKENDS)
             p.add_argument("--model", help="local model name (qwen-0.5b, qwen-1.5b, a .gguf path) or hosted model id")
             p.add_argument("--threads", type=int)
+            p.add_argument("--base-url", help="OpenAI-compatible endpoint for --backend openai (default $OPENAI_BASE_URL)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("serve", parents=[common], help="start the chat UI")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(func=cmd_serve)
+
+    from .generate.server import add_arguments as server_arguments
+
+    p = sub.add_parser("llm-server", help="serve a local GGUF model over an OpenAI-compatible HTTP API")
+    server_arguments(p)
+    p.set_defaults(func=cmd_llm_server)
 
     p = sub.add_parser("eval", help="run the evaluation suite (see `rag eval --help`)", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)

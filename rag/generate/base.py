@@ -31,6 +31,10 @@ class ChatBackend:
 
     name = "chat"
     context_window = 4096
+    # The budget is counted with tiktoken's cl100k_base; the model's own tokenizer needs a few
+    # percent more tokens for prose (Qwen2.5: 1-4% on the seeds) and more for digits, so only
+    # this share of the window is filled with prompt (measured against llama.cpp's server).
+    prompt_share = 0.9
 
     def chat(self, messages: list[dict], settings: Settings, max_tokens: int) -> Iterator[str]:
         raise NotImplementedError
@@ -38,7 +42,7 @@ class ChatBackend:
     def stream_answer(self, question: str, passages: list[Passage], settings: Settings) -> Iterator[str]:
         from .prompt import build_messages
 
-        budget = min(self.context_window, settings.n_ctx) - settings.max_tokens
+        budget = int(min(self.context_window, settings.n_ctx) * self.prompt_share) - settings.max_tokens
         yield from self.chat(build_messages(question, passages, budget), settings, settings.max_tokens)
 
     def rewrite(self, messages: list[dict], settings: Settings) -> str | None:
@@ -51,7 +55,13 @@ _lock = threading.Lock()
 
 def get_backend(settings: Settings) -> Backend:
     """The backend chosen by ``settings.backend``, created once per configuration."""
-    key = (settings.backend, settings.llm_model, settings.openai_base_url, settings.n_ctx, settings.threads)
+    key = (settings.backend, settings.llm_model, settings.openai_base_url, settings.n_ctx, settings.threads,
+           settings.timeout, settings.retries)
+    if settings.backend == "openai":  # the client holds the key: a new key needs a new client
+        import hashlib
+        import os
+
+        key += (hashlib.sha256(os.environ.get("OPENAI_API_KEY", "").encode()).hexdigest(),)
     with _lock:
         if key not in _backends:
             _backends[key] = _create(settings)

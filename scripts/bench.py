@@ -1,0 +1,77 @@
+"""Speed of the core path on this machine: seeds index build, warm retrieve, answer latency.
+
+Usage: .venv/bin/python scripts/bench.py [--backend local|extractive|openai] [--runs N]
+Prints a Markdown table; run it on an otherwise idle machine.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import rag
+from rag.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = [
+    "Who signed the space MoU with the Canadian Space Agency?",
+    "Which hotel in Seoul hosted the Korea–US space business symposium?",
+    "What forum did the mayor of Daejeon attend while in Canada?",
+    "How many digital fields does the Korea–UK partnership prioritise?",
+    "Since which year have Korea and Britain had an intergovernmental science agreement?",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", default="local")
+    parser.add_argument("--runs", type=int, default=20, help="retrieve calls per question")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_env(index_dir=Path(tmp) / "index", backend=args.backend)
+        t = time.perf_counter()
+        import sentence_transformers  # noqa: F401  (import cost reported separately)
+        rows.append(("import sentence-transformers + torch", time.perf_counter() - t))
+        t = time.perf_counter()
+        report = rag.ingest([ROOT / "seeds"], settings, progress=False)
+        rows.append((f"build seeds index ({report.chunks_embedded} chunks, model load included)", time.perf_counter() - t))
+        t = time.perf_counter()
+        rag.ingest([ROOT / "seeds"], settings, progress=False)
+        rows.append(("re-ingest unchanged seeds (nothing embedded)", time.perf_counter() - t))
+        rag.retrieve(QUESTIONS[0], settings=settings)  # warm
+        lat = []
+        for _ in range(args.runs):
+            for q in QUESTIONS:
+                t = time.perf_counter()
+                rag.retrieve(q, settings=settings)
+                lat.append(time.perf_counter() - t)
+        rows.append((f"warm retrieve p50 ({len(lat)} calls)", statistics.median(lat)))
+        rows.append(("warm retrieve p95", pct(lat, 0.95)))
+        t = time.perf_counter()
+        rag.answer(QUESTIONS[0], settings=settings)
+        rows.append((f"first answer ({args.backend}; model load included)", time.perf_counter() - t))
+        ttft, total = [], []
+        for q in QUESTIONS:
+            a = rag.answer(q, settings=settings)
+            ttft.append(a.timings.get("first_token", a.timings["total"]))
+            total.append(a.timings["total"])
+        rows.append((f"answer time to first token p50 ({len(QUESTIONS)} questions)", statistics.median(ttft)))
+        rows.append(("answer total p50", statistics.median(total)))
+        rows.append(("answer total max", max(total)))
+    print(f"| measure ({args.backend} backend) | seconds |\n|---|---|")
+    for name, seconds in rows:
+        print(f"| {name} | {seconds:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
