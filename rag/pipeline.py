@@ -72,6 +72,7 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
     question = question.strip()
     if not question:
         raise ValueError("the question is empty")
+    backend = get_backend(settings)  # an unreachable endpoint fails here, before any retrieval work
     query = condense(question, history, settings)
     passages, relevance = search(query, idx, settings)
     timings = {"retrieve": time.perf_counter() - started}
@@ -79,7 +80,6 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
         yield ABSTAIN
         yield Answer(ABSTAIN, [], passages, abstained=True, query=query, timings=_total(timings, started))
         return
-    backend = get_backend(settings)
     raw = []
     for piece in backend.stream_answer(query, passages, settings):
         if not raw:
