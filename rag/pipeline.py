@@ -33,7 +33,10 @@ def condense(question: str, history: History | None, settings: Settings) -> str:
         rewritten = None
     if rewritten:
         rewritten = rewritten.strip().strip('"').splitlines()[0].strip()
-        if 3 <= len(rewritten.split()) <= 60 and content_words(question) & content_words(rewritten):
+        words, asked = content_words(rewritten), content_words(question)
+        context = content_words(" ".join(q for q, _ in turns[-2:])) - asked
+        # keep the rewrite only if it stays on the question and brings in context from the chat
+        if 3 <= len(rewritten.split()) <= 60 and words & asked and words & context:
             return rewritten
     # Fallback: carry the previous question's topic along.
     return f"{turns[-1][0]} {question}"
