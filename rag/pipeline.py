@@ -38,8 +38,8 @@ def condense(question: str, history: History | None, settings: Settings) -> str:
         # keep the rewrite only if it stays on the question and brings in context from the chat
         if 3 <= len(rewritten.split()) <= 60 and words & asked and words & context:
             return rewritten
-    # Fallback: carry the previous question's topic along.
-    return f"{turns[-1][0]} {question}"
+    # Fallback: the question first, the previous one as its context (retrieval sees both).
+    return f"{question} (follow-up to: {turns[-1][0]})"
 
 
 def _turns(history: History | None) -> list[tuple[str, str]]:
@@ -77,7 +77,7 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
         raise ValueError("the question is empty")
     backend = get_backend(settings)  # an unreachable endpoint fails here, before any retrieval work
     query = condense(question, history, settings)
-    passages, relevance = search(query, idx, settings)
+    passages, relevance = _search_all([query, question] if query != question else [query], idx, settings)
     timings = {"retrieve": time.perf_counter() - started}
     if not passages or relevance < settings.min_relevance:
         yield ABSTAIN
@@ -98,6 +98,21 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
         yield Answer(ABSTAIN, [], passages, abstained=True, query=query, timings=_total(timings, started))
         return
     yield Answer(text, citations, passages, abstained=False, query=query, timings=_total(timings, started))
+
+
+def _search_all(queries: list[str], index: Index, settings: Settings) -> tuple[list, float]:
+    """Search each query (a condensed follow-up and its literal wording) and fuse the rankings."""
+    if len(queries) == 1:
+        return search(queries[0], index, settings)
+    fused, by_id, relevance = {}, {}, 0.0
+    for query in queries:
+        passages, rel = search(query, index, settings)
+        relevance = max(relevance, rel)
+        for rank, p in enumerate(passages):
+            by_id[p.chunk_id] = p
+            fused[p.chunk_id] = fused.get(p.chunk_id, 0.0) + 1 / (settings.rrf_k + rank + 1)
+    order = sorted(fused, key=fused.__getitem__, reverse=True)[: settings.k]
+    return [by_id[c] for c in order], relevance
 
 
 def answer(question: str, index: Index | Path | str | None = None, k: int | None = None,
