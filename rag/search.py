@@ -1,12 +1,23 @@
-"""Search: dense (FAISS) and BM25 candidates fused by reciprocal rank fusion."""
+"""Search: dense (FAISS) and BM25 candidates, fused by normalised-score convex combination.
+
+Each retriever proposes its top ``fetch_k`` chunks; every candidate in the union gets its exact
+score from both retrievers (cosine, BM25), each score is min-max normalised over that union,
+and the fused score is their weighted mean (``dense_weight``, ``bm25_weight``). Reciprocal rank
+fusion (``fusion="rrf"``) and Rocchio pseudo-relevance feedback (``prf=n``) are options.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from .config import Settings, get_settings
 from .embed import get_embedder
-from .index import Index, open_index
+from .index import Index, _tokenize, open_index
 from .types import Passage
+
+FUSIONS = ("convex", "rrf")
+PRF_BETA = 0.3  # weight of the feedback centroid added to the query vector
 
 
 def resolve(settings: Settings | None, index: Index | Path | str | None, **overrides) -> tuple[Settings, Index]:
@@ -19,42 +30,36 @@ def resolve(settings: Settings | None, index: Index | Path | str | None, **overr
     return settings, open_index(root, expect=Index.make_config(settings, embedder.dimension))
 
 
-def search(query: str, index: Index, settings: Settings, k: int | None = None, mode: str | None = None) -> tuple[list[Passage], float]:
+def search(query: str, index: Index, settings: Settings, k: int | None = None, mode: str | None = None, *,
+           fusion: str = "convex", prf: int = 0) -> tuple[list[Passage], float]:
     """Fused passages for ``query`` and the best dense cosine among them (a relevance signal)."""
     k = k or settings.k
-    mode = mode or settings.mode
     if not index.chunks or not query.strip():
         return [], 0.0
-    qvec = get_embedder(settings.embedder, settings.threads).encode([query])[0]
-    ranked: list[list[tuple[int, float]]] = []
-    weights: list[float] = []
-    if mode in ("hybrid", "dense"):
-        ranked.append(index.search_dense(qvec, settings.fetch_k))
-        weights.append(settings.dense_weight)
-    if mode in ("hybrid", "bm25"):
-        ranked.append(index.search_bm25(query, settings.fetch_k))
-        weights.append(settings.bm25_weight)
-    fused: dict[int, float] = {}
-    for hits, weight in zip(ranked, weights):
-        for rank, (row, _) in enumerate(hits):
-            fused[row] = fused.get(row, 0.0) + weight / (settings.rrf_k + rank + 1)
-    order = sorted(fused, key=fused.__getitem__, reverse=True)
-    kept: list[int] = []
-    for row in order:
-        vec = index.vectors[row]
-        if any(float(vec @ index.vectors[other]) >= settings.dedup_threshold for other in kept):
-            continue  # near-duplicate of a better passage
-        kept.append(row)
-        if len(kept) == k:
-            break
-    passages = [_passage(index, row, fused[row]) for row in kept]
+    qvec, rows, scores = _rank(query, index, settings, mode or settings.mode, fusion, prf, settings.fetch_k)
+    kept = _dedup(index, rows, k, settings.dedup_threshold)
+    passages = [_passage(index, row, scores[row]) for row in kept]
     relevance = float(max(index.vectors[kept] @ qvec)) if kept else 0.0
     return passages, relevance
 
 
-def _passage(index: Index, row: int, score: float) -> Passage:
-    c = index.chunks[row]
-    return Passage(c.doc_id, c.source, c.title, c.text, c.start, c.end, round(score, 6), c.chunk_id)
+def search_documents(query: str, index: Index, settings: Settings, n: int = 100, mode: str | None = None, *,
+                     fusion: str = "convex", prf: int = 0) -> list[tuple[str, float]]:
+    """The ``n`` best documents for ``query``, each ranked by its best passage (max-passage).
+
+    The ranking is the fused passage ranking of ``search`` read in order of first appearance of
+    each document, from a candidate pool deep enough to reach ``n`` documents.
+    """
+    if not index.chunks or not query.strip():
+        return []
+    pool = max(settings.fetch_k, 2 * n * -(-len(index.chunks) // max(len(index.documents), 1)))
+    _, rows, scores = _rank(query, index, settings, mode or settings.mode, fusion, prf, pool)
+    docs: dict[str, float] = {}
+    for row in _dedup(index, rows, len(rows), settings.dedup_threshold):
+        docs.setdefault(index.chunks[row].doc_id, scores[row])
+        if len(docs) == n:
+            break
+    return list(docs.items())
 
 
 def retrieve(query: str, k: int = 5, index: Index | Path | str | None = None, settings: Settings | None = None,
@@ -62,3 +67,86 @@ def retrieve(query: str, k: int = 5, index: Index | Path | str | None = None, se
     """The ``k`` best passages for ``query`` (hybrid dense + BM25 by default)."""
     settings, idx = resolve(settings, index)
     return search(query, idx, settings, k=k, mode=mode)[0]
+
+
+# --- ranking ----------------------------------------------------------------------------------
+def _rank(query: str, index: Index, settings: Settings, mode: str, fusion: str, prf: int,
+          pool: int) -> tuple[np.ndarray, list[int], dict[int, float]]:
+    """The query vector, candidate rows best first, and their fused scores."""
+    if fusion not in FUSIONS:
+        raise ValueError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
+    qvec = get_embedder(settings.embedder, settings.threads).encode([query])[0]
+    bm25 = _bm25_scores(index, query) if mode in ("hybrid", "bm25") else None
+    rows, scores = _fuse(qvec, bm25, index, settings, mode, fusion, pool)
+    if prf > 0 and mode != "bm25" and rows:
+        centroid = index.vectors[rows[:prf]].mean(axis=0)
+        expanded = qvec + PRF_BETA * centroid
+        rows, scores = _fuse(expanded / np.linalg.norm(expanded), bm25, index, settings, mode, fusion, pool)
+    return qvec, rows, scores
+
+
+def _fuse(qvec: np.ndarray, bm25: np.ndarray | None, index: Index, settings: Settings, mode: str, fusion: str,
+          pool: int) -> tuple[list[int], dict[int, float]]:
+    lists: list[tuple[np.ndarray, float]] = []  # (rows best first, weight) per retriever
+    exact = []  # the retriever's score of any row
+    if mode in ("hybrid", "dense"):
+        lists.append((np.array([r for r, _ in index.search_dense(qvec, pool)], dtype=np.int64), settings.dense_weight))
+        exact.append(lambda rows: index.vectors[rows] @ qvec)
+    if mode in ("hybrid", "bm25") and bm25 is not None:
+        top = _top(bm25, pool)
+        lists.append((top[bm25[top] > 0], settings.bm25_weight))
+        exact.append(lambda rows: bm25[rows])
+    if fusion == "rrf":
+        fused: dict[int, float] = {}
+        for rows, weight in lists:
+            for rank, row in enumerate(rows):
+                fused[int(row)] = fused.get(int(row), 0.0) + weight / (settings.rrf_k + rank + 1)
+    else:
+        # Normalise over the union of the top fetch_k of each list; deeper pool rows may fall below 0.
+        head = np.unique(np.concatenate([rows[: settings.fetch_k] for rows, _ in lists] or [np.zeros(0, np.int64)]))
+        cand = np.unique(np.concatenate([rows for rows, _ in lists] or [np.zeros(0, np.int64)]))
+        total = sum(w for _, w in lists) or 1.0
+        values = np.zeros(len(cand))
+        for (_, weight), score in zip(lists, exact):
+            ref, s = score(head), score(cand)
+            lo, hi = (float(ref.min()), float(ref.max())) if len(ref) else (0.0, 0.0)
+            values += weight * ((s - lo) / (hi - lo) if hi > lo else np.ones(len(cand)))
+        fused = {int(r): float(v) / total for r, v in zip(cand, values)}
+    order = sorted(fused, key=fused.__getitem__, reverse=True)
+    return order, fused
+
+
+def _bm25_scores(index: Index, query: str) -> np.ndarray:
+    """BM25 score of every chunk for ``query`` (zeros when no query term is indexed)."""
+    tokens = _tokenize([query], show_progress=False)
+    words = {i: w for w, i in tokens.vocab.items()}
+    known = [words[i] for i in (tokens.ids[0] if tokens.ids else []) if words.get(i) and words[i] in index.bm25.vocab_dict]
+    if not known:
+        return np.zeros(len(index.chunks), dtype=np.float32)
+    return np.asarray(index.bm25.get_scores(known), dtype=np.float32)
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    n = min(n, len(scores))
+    part = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _dedup(index: Index, order: list[int], k: int, threshold: float) -> list[int]:
+    """The first ``k`` rows of ``order`` that are not near-duplicates of a row kept before them."""
+    kept: list[int] = []
+    vectors = np.empty((min(k, len(order)), index.vectors.shape[1]), dtype=np.float32)
+    for row in order:
+        vec = index.vectors[row]
+        if kept and float((vectors[: len(kept)] @ vec).max()) >= threshold:
+            continue  # near-duplicate of a better passage
+        vectors[len(kept)] = vec
+        kept.append(row)
+        if len(kept) == k:
+            break
+    return kept
+
+
+def _passage(index: Index, row: int, score: float) -> Passage:
+    c = index.chunks[row]
+    return Passage(c.doc_id, c.source, c.title, c.text, c.start, c.end, round(score, 6), c.chunk_id)

@@ -1,0 +1,655 @@
+"""The Gradio chat UI: a face over the public API, with no retrieval or generation of its own.
+
+Layout (``build_ui``) is kept apart from rendering: the small pure functions at the top of
+this module turn answers, citations and ingest reports into escaped HTML and are unit-tested
+on their own. Per-visitor chat state lives in ``gr.State``; nothing here is shared between
+sessions except the index on disk (serialised by ``rag.indexer``'s write lock).
+
+Start it with ``python app.py`` or ``rag serve``.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import rag  # noqa: F401  (sets the offline environment before gradio is imported)
+from .config import BACKENDS, MODES, Settings, get_settings
+from .types import Answer, Citation, Document, IngestReport
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+CONCURRENCY = 4  # chat requests handled at once; the local model queues its own work
+UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+MAX_NAME_CHARS = 120
+BACKEND_LABELS = {
+    "local": "local model (on this machine)",
+    "openai": "OpenAI-compatible (hosted)",
+    "extractive": "extractive (quotes, no LLM)",
+}
+NOT_FOUND = "Not in the documents"
+
+
+# --- escaping ---------------------------------------------------------------------------
+# Chat messages go through Gradio's Markdown renderer, so besides HTML we neutralise the
+# characters Markdown would act on (links, images, emphasis, autolinks, math, templates).
+# Numeric character references are shown as the plain character and never parsed as syntax.
+_MARKDOWN_ESCAPES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:.=@"})
+_HTML_ESCAPES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'`{}$\\"})
+
+
+def escape_html(text: str) -> str:
+    """``html.escape`` plus template characters (``{}`` ``$`` `` ` ``), for HTML panels."""
+    return str(text).translate(_HTML_ESCAPES)
+
+
+def escape_markdown(text: str) -> str:
+    """Text that renders literally through Markdown *and* HTML (for chat messages)."""
+    return str(text).translate(_MARKDOWN_ESCAPES)
+
+
+# --- rendering: answers -----------------------------------------------------------------
+_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def source_anchor(turn: int, number: int) -> str:
+    """The element id of citation ``number`` of chat turn ``turn`` in the Sources panel."""
+    return f"rag-src-{turn}-{number}"
+
+
+def link_markers(text: str, numbers: Iterable[int], turn: int) -> str:
+    """Escape ``text`` and turn its ``[n]`` markers into links to the Sources panel.
+
+    Markers that name no known citation stay plain (escaped) text.
+    """
+    known = set(numbers)
+    out: list[str] = []
+    pos = 0
+    for m in _MARKER.finditer(text):
+        nums = [int(n) for n in re.split(r"\s*,\s*", m.group(1))]
+        if not any(n in known for n in nums):
+            continue
+        out.append(escape_markdown(text[pos : m.start()]))
+        links = [
+            f'<a class="rag-cite" href="#{source_anchor(turn, n)}" title="Show source {n}">&#91;{n}&#93;</a>'
+            if n in known else f"&#91;{n}&#93;"
+            for n in nums
+        ]
+        out.append("<sup>" + "".join(links) + "</sup>")
+        pos = m.end()
+    out.append(escape_markdown(text[pos:]))
+    return "".join(out)
+
+
+def render_answer(answer: Answer, turn: int) -> str:
+    """The chat message for a final answer: escaped text with ``[n]`` linked, or an abstention."""
+    if answer.abstained:
+        return render_abstention(answer.text)
+    return link_markers(answer.text, [c.number for c in answer.citations], turn)
+
+
+def render_abstention(text: str = "") -> str:
+    detail = f" &#8212; {escape_markdown(text)}" if text else ""
+    return f'<span class="rag-abstain">&#8856; <strong>{NOT_FOUND}.</strong>{detail}</span>'
+
+
+def render_error(message: str) -> str:
+    return f'<span class="rag-error">&#9888; <strong>Could not answer:</strong> {escape_markdown(message)}</span>'
+
+
+def render_streaming(text: str) -> str:
+    """The partial answer while it streams in (markers are linked once verified)."""
+    return escape_markdown(text) + '<span class="rag-cursor">&#9612;</span>'
+
+
+# --- rendering: sources -----------------------------------------------------------------
+def highlight_quote(citation: Citation) -> str:
+    """The passage, escaped, with the quoted span wrapped in ``<mark>``."""
+    text = citation.text
+    lo = min(max(citation.quote_start - citation.start, 0), len(text))
+    hi = min(max(citation.quote_end - citation.start, lo), len(text))
+    return f"{escape_html(text[:lo])}<mark>{escape_html(text[lo:hi])}</mark>{escape_html(text[hi:])}"
+
+
+def render_citation(citation: Citation, turn: int) -> str:
+    title = citation.title.strip()
+    head = f'<span class="rag-title">{escape_html(title)}</span>' if title else ""
+    return (
+        f'<div class="rag-source" id="{source_anchor(turn, citation.number)}">'
+        f'<div class="rag-source-head"><span class="rag-num">[{citation.number}]</span> '
+        f'<code class="rag-doc">{escape_html(citation.source)}</code></div>'
+        f'<div class="rag-source-meta">{head}{" &#183; " if head else ""}'
+        f"characters {citation.quote_start}&#8211;{citation.quote_end} "
+        f"&#183; support {citation.support:.2f}</div>"
+        f'<blockquote class="rag-passage">{highlight_quote(citation)}</blockquote></div>'
+    )
+
+
+def render_citations(citations: Sequence[Citation], turn: int) -> str:
+    return "".join(render_citation(c, turn) for c in citations)
+
+
+@dataclass
+class Turn:
+    """One question and what became of it (kept per session in ``gr.State``)."""
+
+    question: str
+    text: str = ""  # the streamed text, then the authoritative ``Answer.text``
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    error: str = ""
+    done: bool = False
+
+    @property
+    def answered(self) -> bool:
+        return self.done and not self.error
+
+
+def render_sources(turns: Sequence[Turn]) -> str:
+    """The Sources panel: newest answer first and open, earlier answers folded."""
+    blocks = []
+    for i in reversed(range(len(turns))):
+        t = turns[i]
+        if not t.done:
+            continue
+        latest = not blocks
+        if t.error:
+            body = '<p class="rag-empty">No sources: the answer failed.</p>'
+        elif t.abstained or not t.citations:
+            body = f'<p class="rag-abstain">{NOT_FOUND}: no sources cited.</p>'
+        else:
+            body = render_citations(t.citations, i)
+        blocks.append(
+            f'<details class="rag-turn"{" open" if latest else ""}>'
+            f'<summary>Answer {i + 1}: {escape_html(_shorten(t.question, 90))}</summary>{body}</details>'
+        )
+    if not blocks:
+        return '<div class="rag-sources"><p class="rag-empty">Sources of the answers appear here.</p></div>'
+    return '<div class="rag-sources">' + "".join(blocks) + "</div>"
+
+
+def chat_messages(turns: Sequence[Turn]) -> list[dict]:
+    """The Chatbot value (messages format) for the turns of a session."""
+    messages = []
+    for i, t in enumerate(turns):
+        messages.append({"role": "user", "content": escape_markdown(t.question)})
+        if t.error:
+            content = render_error(t.error)
+        elif not t.done:
+            content = render_streaming(t.text) if t.text else '<span class="rag-cursor">Searching the documents&#8230;</span>'
+        elif t.abstained:
+            content = render_abstention(t.text)
+        else:
+            content = link_markers(t.text, [c.number for c in t.citations], i)
+        messages.append({"role": "assistant", "content": content})
+    return messages
+
+
+def history_of(turns: Sequence[Turn]) -> list[tuple[str, str]]:
+    """``(question, answer)`` pairs for ``stream_answer(history=...)``."""
+    return [(t.question, t.text) for t in turns if t.answered]
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+# --- rendering: documents ---------------------------------------------------------------
+def render_ingest_report(report: IngestReport | None, rejected: Sequence[tuple[str, str]] = ()) -> str:
+    """The upload result: the report summary and every rejected file with its reason."""
+    parts = []
+    if report is not None:
+        parts.append(f'<p class="rag-report">{escape_html(report.summary())}</p>')
+        changed = report.added + report.updated
+        if changed:
+            parts.append("<p>Indexed: " + ", ".join(f"<code>{escape_html(d)}</code>" for d in changed) + "</p>")
+    if rejected:
+        items = "".join(
+            f"<li><code>{escape_html(name)}</code>: {escape_html(reason)}</li>" for name, reason in rejected
+        )
+        parts.append(f'<div class="rag-rejected"><strong>Not added:</strong><ul>{items}</ul></div>')
+    return "".join(parts) or '<p class="rag-empty">No files.</p>'
+
+
+DOCUMENT_COLUMNS = ["Document", "Title", "Characters", "Origin"]
+
+
+def document_rows(documents: Sequence[Document], uploads_dir: Path) -> list[list[Any]]:
+    return [
+        [d.doc_id, d.title, len(d.text), "upload" if uploaded_file(d, uploads_dir) else "index"]
+        for d in documents
+    ]
+
+
+# --- uploads ----------------------------------------------------------------------------
+class UploadRejected(ValueError):
+    """An uploaded file that is not accepted; ``reason`` is for the user."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"{name}: {reason}")
+        self.name, self.reason = name, reason
+
+
+_UNSAFE_CHARS = re.compile(r"[^\w .()+,=@\-]+", re.UNICODE)
+
+
+def safe_upload_name(name: str) -> str:
+    """A file name that is safe inside the uploads folder, or ``UploadRejected``.
+
+    Only the last path component is kept (``/`` and ``\\`` both separate), hidden names,
+    ``.`` and ``..`` are refused, unusual characters become ``_`` and the suffix must be
+    one of ``UPLOAD_SUFFIXES``.
+    """
+    base = re.split(r"[/\\]", str(name))[-1].strip()
+    shown = base or str(name)
+    if "\x00" in base:
+        raise UploadRejected(shown, "the name contains a NUL character")
+    if base in ("", ".", ".."):
+        raise UploadRejected(shown, "not a file name")
+    if base.startswith("."):
+        raise UploadRejected(shown, "hidden files (names starting with '.') are not accepted")
+    stem, dot, suffix = base.rpartition(".")
+    if not dot or not stem:
+        raise UploadRejected(shown, f"no file extension; accepted: {', '.join(UPLOAD_SUFFIXES)}")
+    suffix = "." + suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise UploadRejected(shown, f"unsupported file type {suffix}; accepted: {', '.join(UPLOAD_SUFFIXES)}")
+    stem = _UNSAFE_CHARS.sub("_", stem).strip(" .") or "upload"
+    stem = stem[: MAX_NAME_CHARS - len(suffix)]
+    clean = stem + suffix
+    if clean.startswith(".") or ".." == clean:
+        raise UploadRejected(shown, "not a file name")
+    return clean
+
+
+def uploads_dir_for(settings: Settings) -> Path:
+    return settings.index_dir.parent / "uploads"
+
+
+def upload_target(uploads_dir: Path, name: str) -> Path:
+    """``uploads_dir / safe_upload_name(name)``, checked to stay inside ``uploads_dir``."""
+    target = (uploads_dir / safe_upload_name(name)).resolve()
+    if target.parent != uploads_dir.resolve():
+        raise UploadRejected(name, "the name points outside the uploads folder")
+    return target
+
+
+def uploaded_file(document: Document, uploads_dir: Path) -> Path | None:
+    """The uploaded file a document came from, if it is one."""
+    candidate = (uploads_dir / document.source).resolve()
+    root = uploads_dir.resolve()
+    if candidate.parent == root and candidate.is_file() and candidate.name == document.doc_id:
+        return candidate
+    return None
+
+
+def save_uploads(paths: Iterable[str | Path], uploads_dir: Path, existing: dict[str, Document]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Copy uploaded temp files into ``uploads_dir``; return the copies and the rejected files."""
+    uploads_dir.mkdir(parents=True, exist_ok=True)
+    saved: list[Path] = []
+    rejected: list[tuple[str, str]] = []
+    for raw in paths:
+        original = Path(str(raw)).name
+        try:
+            target = upload_target(uploads_dir, original)
+            doc = existing.get(target.name)
+            if doc is not None and uploaded_file(doc, uploads_dir) is None:
+                raise UploadRejected(original, f"a document named {target.name} is already in the index (not an upload); rename the file")
+            if not Path(raw).is_file():
+                raise UploadRejected(original, "the upload did not arrive")
+        except UploadRejected as exc:
+            rejected.append((exc.name, exc.reason))
+            continue
+        shutil.copyfile(raw, target)
+        saved.append(target)
+    return saved, rejected
+
+
+# --- actions (called by the UI and the API; all logic is in rag.*) ------------------------
+def request_settings(base: Settings, k: Any = None, mode: Any = None, backend: Any = None,
+                     temperature: Any = None) -> Settings:
+    """``base`` with the per-request choices of the Settings accordion."""
+    return base.replace(
+        k=int(k) if k not in (None, "") else None,
+        mode=mode or None,
+        backend=backend or None,
+        temperature=float(temperature) if temperature not in (None, "") else None,
+    )
+
+
+def readable_error(exc: BaseException) -> str:
+    """A one-line message for users (no traceback)."""
+    from .generate.base import BackendError
+    from .index import IndexUnavailable
+
+    if isinstance(exc, (BackendError, IndexUnavailable)):
+        return str(exc)
+    if isinstance(exc, ImportError):
+        return f"this answer backend is not available in this installation ({exc})"
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return f"{type(exc).__name__}: {exc}"
+
+
+def citation_json(c: Citation) -> dict:
+    return {**asdict(c), "quote": c.quote}
+
+
+def answer_json(answer: Answer, turn: int = 0) -> dict:
+    return {
+        "text": answer.text,
+        "html": render_answer(answer, turn),
+        "abstained": answer.abstained,
+        "query": answer.query,
+        "citations": [citation_json(c) for c in answer.citations],
+        "timings": answer.timings,
+    }
+
+
+_WRITE_LOCK = threading.Lock()  # in-process guard; rag.indexer also locks across processes
+
+
+class App:
+    """The handlers behind the Blocks, bound to the server's base ``Settings``."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.uploads_dir = uploads_dir_for(settings)
+
+    # chat
+    def respond(self, question: str, turns: list[Turn] | None, k=None, mode=None, backend=None,
+                temperature=None) -> Iterator[tuple]:
+        """Stream one answer into the chat: yields (textbox, chatbot, state, sources)."""
+        import rag as api
+        from .generate.base import BackendError
+
+        turns = list(turns or [])
+        question = (question or "").strip()
+        if not question:
+            yield "", chat_messages(turns), turns, render_sources(turns)
+            return
+        history = history_of(turns)
+        turn = Turn(question)
+        turns.append(turn)
+        yield "", chat_messages(turns), turns, render_sources(turns)
+        try:
+            settings = request_settings(self.settings, k, mode, backend, temperature)
+            streamed = []
+            for item in api.stream_answer(question, history=history, settings=settings):
+                if isinstance(item, Answer):
+                    turn.text, turn.citations, turn.abstained = item.text, list(item.citations), item.abstained
+                else:
+                    streamed.append(item)
+                    turn.text = "".join(streamed)
+                    yield "", chat_messages(turns), turns, render_sources(turns)
+        except BackendError as exc:
+            turn.error = readable_error(exc)
+        except Exception as exc:  # shown in the chat; the traceback goes to the server log only
+            log.exception("answering %r failed", question)
+            turn.error = readable_error(exc)
+        turn.done = True
+        yield "", chat_messages(turns), turns, render_sources(turns)
+
+    def ask(self, question: str, history: list | None = None, k: int | None = None, mode: str | None = None,
+            backend: str | None = None, temperature: float | None = None) -> dict:
+        """Answer ``question`` (with optional ``[[question, answer], ...]`` history) as JSON."""
+        import gradio as gr
+        import rag as api
+        from .generate.base import BackendError
+
+        try:
+            settings = request_settings(self.settings, k, mode, backend, temperature)
+            pairs = [(str(q), str(a)) for q, a in (history or [])]
+            return answer_json(api.answer(question, history=pairs, settings=settings))
+        except BackendError as exc:
+            log.warning("API ask: %s", exc)
+            raise gr.Error(readable_error(exc)) from exc
+        except Exception as exc:
+            log.exception("API ask failed")
+            raise gr.Error(readable_error(exc)) from exc
+
+    # documents
+    def documents(self) -> list[Document]:
+        import rag as api
+        from .index import IndexUnavailable
+
+        try:
+            return api.list_documents(self.settings)
+        except IndexUnavailable:
+            return []
+
+    def document_table(self):
+        import gradio as gr
+
+        docs = self.documents()
+        return (
+            document_rows(docs, self.uploads_dir),
+            gr.update(choices=[d.doc_id for d in docs], value=None),
+        )
+
+    def upload(self, files: list[str] | str | None, progress=None) -> tuple:
+        """Copy uploads into the uploads folder and ingest it: (status, files, table, choices)."""
+        import rag as api
+
+        paths = [files] if isinstance(files, str) else list(files or [])
+        report, rejected = None, []
+        if paths:
+            with _WRITE_LOCK:
+                existing = {d.doc_id: d for d in self.documents()}
+                if progress:
+                    progress(0.0, desc="Saving uploads")
+                saved, rejected = save_uploads(paths, self.uploads_dir, existing)
+                if saved:
+                    callback = (lambda f, msg: progress(f, desc=msg)) if progress else False
+                    try:
+                        report = api.ingest([self.uploads_dir], self.settings, prune=False, progress=callback)
+                    except Exception as exc:
+                        log.exception("ingest failed")
+                        rejected.append(("(ingest)", readable_error(exc)))
+                    else:
+                        for skipped in report.skipped:
+                            rejected.append((Path(skipped.path).name, skipped.reason))
+                            bad = Path(skipped.path).resolve()
+                            if bad in saved:
+                                bad.unlink(missing_ok=True)  # do not leave unreadable files behind
+        table, choices = self.document_table()
+        return render_ingest_report(report, rejected), None, table, choices
+
+    def remove(self, doc_id: str | None) -> tuple:
+        """Remove a document (and its uploaded file): (status, table, choices)."""
+        import rag as api
+
+        if not doc_id:
+            table, choices = self.document_table()
+            return '<p class="rag-empty">Choose a document to remove.</p>', table, choices
+        with _WRITE_LOCK:
+            doc = next((d for d in self.documents() if d.doc_id == doc_id), None)
+            try:
+                removed = api.remove([doc_id], self.settings)
+            except Exception as exc:
+                status = f'<p class="rag-error">Could not remove {escape_html(doc_id)}: {escape_html(readable_error(exc))}</p>'
+            else:
+                file = uploaded_file(doc, self.uploads_dir) if doc is not None else None
+                if file is not None:
+                    file.unlink(missing_ok=True)
+                status = "<p>Removed " + ", ".join(f"<code>{escape_html(d)}</code>" for d in removed) + (
+                    " and its uploaded file." if file is not None else ".") + "</p>"
+        table, choices = self.document_table()
+        return status, table, choices
+
+
+# --- layout -------------------------------------------------------------------------------
+CSS = """
+.rag-sources { font-size: 0.92em; }
+.rag-turn > summary { cursor: pointer; font-weight: 600; margin: 0.3em 0; }
+.rag-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.5em 0.7em; margin: 0.5em 0; scroll-margin: 4em; }
+.rag-source.rag-flash { animation: rag-flash 1.6s ease-out; }
+@keyframes rag-flash { from { background: #fde68a; } to { background: transparent; } }
+.rag-source-head { font-weight: 600; }
+.rag-num { color: var(--color-accent); margin-right: 0.2em; }
+.rag-source-meta { color: var(--body-text-color-subdued); font-size: 0.9em; margin: 0.15em 0 0.35em; }
+.rag-passage { margin: 0; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary); white-space: pre-wrap; }
+.rag-passage mark { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
+a.rag-cite { text-decoration: none; font-weight: 600; padding: 0 1px; }
+.rag-abstain { color: #92400e; }
+.rag-error { color: #b91c1c; }
+.rag-empty { color: var(--body-text-color-subdued); }
+.rag-rejected li { margin: 0.2em 0; }
+"""
+
+# Citation links scroll the Sources panel in place (Gradio would open links in a new tab).
+HEAD = """<script>
+document.addEventListener('click', function (ev) {
+  var a = ev.target && ev.target.closest ? ev.target.closest('a[href^="#rag-src-"]') : null;
+  if (!a) return;
+  var el = document.getElementById(a.getAttribute('href').slice(1));
+  if (!el) return;
+  ev.preventDefault(); ev.stopPropagation();
+  for (var d = el.parentElement; d; d = d.parentElement) { if (d.tagName === 'DETAILS') d.open = true; }
+  el.scrollIntoView({behavior: 'smooth', block: 'center'});
+  el.classList.remove('rag-flash'); void el.offsetWidth; el.classList.add('rag-flash');
+}, true);
+</script>"""
+
+
+def theme():
+    import gradio as gr
+
+    # System fonts only: no font file is fetched from anywhere.
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                             font_mono=["ui-monospace", "monospace"])
+
+
+def build_ui(settings: Settings | None = None):
+    """The Blocks of the app (not launched)."""
+    import gradio as gr
+
+    app = App(settings or get_settings())
+    base = app.settings
+    with gr.Blocks(title="Ask the documents", analytics_enabled=False) as demo:
+        gr.Markdown("## Ask the documents\nAnswers come only from the indexed documents, with numbered sources.")
+        with gr.Tab("Chat", id="chat"):
+            turns = gr.State([])
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(label="Chat", elem_id="rag-chat", height=520, sanitize_html=True,
+                                         feedback_options=None, buttons=["copy"], latex_delimiters=[],
+                                         placeholder="Ask a question about the documents.")
+                    with gr.Row():
+                        question = gr.Textbox(label="Question", placeholder="Ask a question…", show_label=False, scale=5,
+                                              elem_id="rag-question", autofocus=True, submit_btn=False)
+                        send = gr.Button("Ask", variant="primary", scale=1, elem_id="rag-send")
+                        clear = gr.Button("New chat", scale=1, elem_id="rag-clear")
+                    with gr.Accordion("Settings", open=False, elem_id="rag-settings"):
+                        k = gr.Slider(1, 10, value=min(max(base.k, 1), 10), step=1, label="Passages to retrieve (top-k)")
+                        mode = gr.Radio(list(MODES), value=base.mode, label="Retrieval mode")
+                        backend = gr.Radio([(BACKEND_LABELS[b], b) for b in BACKENDS], value=base.backend,
+                                           label="Answer backend", elem_id="rag-backend")
+                        temperature = gr.Slider(0.0, 1.5, value=base.temperature, step=0.05, label="Temperature")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(render_sources([]), label="Sources", elem_id="rag-sources", js_on_load=None)
+            ask_inputs = [question, turns, k, mode, backend, temperature]
+            ask_outputs = [question, chatbot, turns, sources]
+            question.submit(app.respond, ask_inputs, ask_outputs, api_name="chat", show_progress="hidden")
+            send.click(app.respond, ask_inputs, ask_outputs, api_name="chat_button", show_progress="hidden",
+                       api_visibility="undocumented")
+            clear.click(lambda: ("", [], [], render_sources([])), None, ask_outputs, api_visibility="private")
+
+        with gr.Tab("Documents", id="documents"):
+            gr.Markdown(f"Upload {', '.join(UPLOAD_SUFFIXES)} files to add them to the index. "
+                        "They are copied into the uploads folder next to the index.")
+            files = gr.File(label="Upload documents", file_count="multiple", elem_id="rag-upload")
+            status = gr.HTML(label="Status", elem_id="rag-upload-status", js_on_load=None)
+            table = gr.Dataframe(headers=DOCUMENT_COLUMNS, datatype=["str", "str", "number", "str"],
+                                 interactive=False, label="Indexed documents", elem_id="rag-documents",
+                                 wrap=True)
+            with gr.Row():
+                doomed = gr.Dropdown(label="Document to remove", choices=[], elem_id="rag-remove-choice", scale=3,
+                                     allow_custom_value=True)
+                remove = gr.Button("Remove document", variant="stop", scale=1, elem_id="rag-remove")
+                refresh = gr.Button("Refresh list", scale=1, elem_id="rag-refresh")
+
+            def upload(paths, progress=gr.Progress()):
+                return app.upload(paths, progress)
+
+            files.upload(upload, files, [status, files, table, doomed], api_name="upload",
+                         concurrency_limit=1, concurrency_id="index-write", show_progress_on=[status])
+            remove.click(app.remove, doomed, [status, table, doomed], api_name="remove",
+                         concurrency_limit=1, concurrency_id="index-write")
+            refresh.click(app.document_table, None, [table, doomed], api_name="documents")
+            demo.load(app.document_table, None, [table, doomed], api_visibility="private")
+
+        def ask(question: str, history: list[list[str]] | None = None, k: int = base.k, mode: str = base.mode,
+                backend: str = base.backend, temperature: float = base.temperature) -> dict:
+            """Answer a question from the documents: JSON with text, citations (with quotes) and timings."""
+            return app.ask(question, history, k, mode, backend, temperature)
+
+        def list_documents() -> list[dict]:
+            """The indexed documents: doc_id, source, title and length."""
+            return [{"doc_id": d.doc_id, "source": d.source, "title": d.title, "chars": len(d.text)}
+                    for d in app.documents()]
+
+        gr.api(ask, api_name="ask")
+        gr.api(list_documents, api_name="list_documents")
+    return demo
+
+
+def prepare_index(settings: Settings) -> None:
+    """Build or refresh the seeds index before serving, with progress on the console."""
+    from .index import IndexUnavailable
+    from .indexer import ensure_index
+
+    print(f"Preparing the index at {settings.index_dir} …", file=sys.stderr, flush=True)
+    try:
+        report = ensure_index(settings, progress=True)
+    except IndexUnavailable as exc:
+        print(f"warning: {exc}; upload documents in the Documents tab.", file=sys.stderr, flush=True)
+        return
+    print(f"Index ready: {report.summary()}" if report else "Index ready.", file=sys.stderr, flush=True)
+
+
+def _warm_up(settings: Settings) -> None:
+    """Load the embedder and the default answer backend in the background (first answer is faster)."""
+    def run():
+        try:
+            from .embed import get_embedder
+            from .generate.base import get_backend
+
+            get_embedder(settings.embedder, settings.threads)
+            get_backend(settings)
+        except Exception as exc:  # the chat shows the error when it is used
+            log.warning("warm-up of the %s backend failed: %s", settings.backend, exc)
+
+    threading.Thread(target=run, daemon=True, name="rag-warm-up").start()
+
+
+def launch(demo, host: str, port: int, **kwargs):
+    return demo.queue(default_concurrency_limit=CONCURRENCY).launch(
+        server_name=host, server_port=port, theme=theme(), css=CSS, head=HEAD,
+        footer_links=["api", "settings"], ssr_mode=False, pwa=False, mcp_server=False,
+        enable_monitoring=False, share=False, inbrowser=False, **kwargs,
+    )
+
+
+def main(host: str | None = None, port: int | None = None, settings: Settings | None = None, **launch_kwargs):
+    """Prepare the index and serve the UI (blocks until interrupted)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = settings or get_settings()
+    host = host or os.environ.get("RAG_HOST") or DEFAULT_HOST
+    port = int(port or os.environ.get("RAG_PORT") or DEFAULT_PORT)
+    prepare_index(settings)
+    _warm_up(settings)
+    print(f"Serving the chat UI on http://{host}:{port}", file=sys.stderr, flush=True)
+    return launch(build_ui(settings), host, port, **launch_kwargs)

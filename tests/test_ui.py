@@ -1,0 +1,311 @@
+"""The chat UI: pure rendering/upload helpers, then the API of the app running in a subprocess."""
+from __future__ import annotations
+
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import rag  # noqa: F401  (offline environment before gradio)
+from rag.types import Answer, Citation, Document, IngestReport, Skipped
+from rag.ui import (
+    Turn,
+    UploadRejected,
+    chat_messages,
+    escape_markdown,
+    highlight_quote,
+    history_of,
+    link_markers,
+    render_answer,
+    render_citation,
+    render_ingest_report,
+    render_sources,
+    request_settings,
+    safe_upload_name,
+    save_uploads,
+    upload_target,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ui_server import running_app  # noqa: E402
+
+CANADA_DOC = "000_5dd565f1f7c88ce4.txt"
+UK_DOC = "003_27fea56bcbbbd058.txt"
+HOSTILE = '<script>alert(1)</script> <img src=x onerror=alert(1)> [x](javascript:alert(1)) ![i](http://evil.example/i.png)'
+
+
+def citation(number=1, text="Alpha one. The quoted part here. Omega.", start=100, quote=(111, 132), **kw) -> Citation:
+    return Citation(number=number, doc_id=kw.get("doc_id", "doc.txt"), source=kw.get("source", "doc.txt"),
+                    title=kw.get("title", "A title"), text=text, start=start, end=start + len(text),
+                    quote_start=quote[0], quote_end=quote[1], support=0.9)
+
+
+def no_live_html(fragment: str) -> None:
+    """No tag, attribute or Markdown link/image syntax survived from hostile text."""
+    assert "<script" not in fragment.lower()
+    assert "<img" not in fragment.lower()
+    assert "onerror=" not in fragment.lower()
+    assert "](" not in fragment and "javascript:" not in fragment
+    assert "http://evil.example" not in fragment
+
+
+# --- rendering ---------------------------------------------------------------------------
+def test_answer_text_is_escaped_for_markdown_and_html():
+    rendered = render_answer(Answer(text=f"Beware {HOSTILE} [1].", citations=[citation()]), turn=0)
+    no_live_html(rendered)
+    assert "&#60;script&#62;alert&#40;1&#41;&#60;/script&#62;" in rendered
+    assert rendered.count("<a ") == 1  # only the citation link is markup
+
+
+def test_markers_become_links_to_the_sources_panel():
+    rendered = link_markers("Seoul signed [1]. Ottawa too [2]. Unknown [7]. Both [1, 2].", [1, 2], turn=3)
+    assert re.findall(r'href="#([\w-]+)"', rendered) == ["rag-src-3-1", "rag-src-3-2", "rag-src-3-1", "rag-src-3-2"]
+    assert 'class="rag-cite"' in rendered
+    assert "&#91;7&#93;" in rendered and "rag-src-3-7" not in rendered  # no citation 7: plain text
+    assert "[" not in rendered  # brackets never reach Markdown
+
+
+def test_citation_quote_is_highlighted_and_escaped():
+    c = citation()
+    assert c.quote == "The quoted part here."
+    assert highlight_quote(c) == "Alpha one. <mark>The quoted part here.</mark> Omega."
+    hostile = citation(text=f"Before {HOSTILE}. After.", start=0, quote=(7, 7 + len(HOSTILE)), title=HOSTILE,
+                       source="<b>evil</b>.md")
+    html = render_citation(hostile, turn=2)
+    assert 'id="rag-src-2-1"' in html
+    assert "<mark>&#60;script&#62;alert(1)&#60;/script&#62;" in html
+    assert "&#60;b&#62;evil&#60;/b&#62;.md" in html
+    assert "<script" not in html and "<img" not in html and "<b>" not in html
+
+
+def test_quote_offsets_outside_the_passage_are_clamped():
+    c = citation(text="short passage", start=50, quote=(40, 999))
+    assert highlight_quote(c) == "<mark>short passage</mark>"
+
+
+def test_abstention_is_shown_as_not_in_the_documents_without_sources():
+    turn = Turn("What is the capital of Peru?", text="The documents do not say.", abstained=True, done=True)
+    message = chat_messages([turn])[1]["content"]
+    assert "Not in the documents" in message and "rag-abstain" in message
+    assert "rag-cite" not in message
+    assert render_answer(Answer("The documents do not say.", abstained=True), 0) == message
+    panel = render_sources([turn])
+    assert "rag-source\"" not in panel and "no sources cited" in panel
+
+
+def test_sources_panel_lists_newest_answer_first_and_open():
+    turns = [Turn("first?", "One [1].", [citation()], done=True),
+             Turn("second <b>?</b>", "Two [1].", [citation(title="Second")], done=True)]
+    panel = render_sources(turns)
+    assert panel.index("Answer 2") < panel.index("Answer 1")
+    assert panel.count("<details") == 2 and panel.count(" open>") == 1
+    assert 'id="rag-src-0-1"' in panel and 'id="rag-src-1-1"' in panel
+    assert "second &#60;b&#62;?&#60;/b&#62;" in panel
+
+
+def test_chat_messages_while_streaming_and_after_an_error():
+    streaming = Turn("q", text="Partial <i>answer")
+    msgs = chat_messages([streaming])
+    assert msgs[0] == {"role": "user", "content": "q"}
+    assert "rag-cursor" in msgs[1]["content"] and "<i>" not in msgs[1]["content"]
+    failed = Turn("q", error="cannot reach the hosted LLM at http://127.0.0.1:9/v1", done=True)
+    content = chat_messages([failed])[1]["content"]
+    assert "Could not answer" in content and "Traceback" not in content
+    assert history_of([streaming, failed]) == []
+    assert history_of([Turn("q1", "a1 [1]", done=True)]) == [("q1", "a1 [1]")]
+
+
+def test_ingest_report_and_rejections_are_escaped():
+    report = IngestReport(added=["<img src=x onerror=alert(1)>.md"], skipped=[Skipped("a", "b")])
+    html = render_ingest_report(report, [("<script>.exe", "unsupported file type .exe")])
+    assert "1 added" in html and "unsupported file type .exe" in html
+    assert "<img" not in html and "<script" not in html
+
+
+def test_request_settings_apply_per_request_choices(tmp_settings):
+    s = request_settings(tmp_settings, k=3.0, mode="bm25", backend="extractive", temperature="0.4")
+    assert (s.k, s.mode, s.backend, s.temperature) == (3, "bm25", "extractive", 0.4)
+    assert request_settings(tmp_settings) == tmp_settings
+    assert tmp_settings.k != 3 or tmp_settings.mode != "bm25"  # the base settings are untouched
+
+
+def test_escape_markdown_keeps_the_text():
+    import html
+
+    text = "a_b *c* `d` [e](f) $x$ {{y}} https://example.org 1. <z>"
+    assert html.unescape(escape_markdown(text)) == text
+
+
+# --- upload names ------------------------------------------------------------------------
+@pytest.mark.parametrize("name, expected", [
+    ("notes.md", "notes.md"),
+    ("Report 2024.PDF", "Report 2024.pdf"),
+    ("../../etc/passwd.txt", "passwd.txt"),
+    ("..\\..\\windows\\evil.html", "evil.html"),
+    ("/tmp/gradio/abc123/page.htm", "page.htm"),
+    ("<img src=x onerror=alert(1)>.md", "_img src=x onerror=alert(1)_.md"),
+    ("a..b.txt", "a..b.txt"),
+    ("ünïcode name.markdown", "ünïcode name.markdown"),
+])
+def test_upload_names_are_sanitised(name, expected):
+    assert safe_upload_name(name) == expected
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("..", "not a file name"),
+    ("../..", "not a file name"),
+    ("", "not a file name"),
+    (".hidden.md", "hidden"),
+    ("../.bashrc.txt", "hidden"),
+    ("run.exe", "unsupported file type .exe"),
+    ("archive.tar.gz", "unsupported file type .gz"),
+    ("README", "no file extension"),
+    ("bad\x00.md", "NUL"),
+])
+def test_bad_upload_names_are_rejected_with_a_reason(name, reason):
+    with pytest.raises(UploadRejected) as exc:
+        safe_upload_name(name)
+    assert reason in exc.value.reason
+
+
+def test_uploads_cannot_escape_the_upload_folder(tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    for name in ("../../x.md", "/etc/y.txt", "..\\z.pdf", "sub/dir/w.html"):
+        target = upload_target(uploads, name)
+        assert target.parent == uploads.resolve()
+
+
+def test_save_uploads_copies_good_files_and_explains_the_rest(tmp_path):
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    good, bad, clash = incoming / "good.md", incoming / "tool.exe", incoming / "seed.txt"
+    for f in (good, bad, clash):
+        f.write_text("some text")
+    existing = {"seed.txt": Document("seed.txt", "seed.txt", "", "x", "h")}  # a seed, not an upload
+    saved, rejected = save_uploads([good, bad, clash, incoming / "missing.md"], tmp_path / "uploads", existing)
+    assert [p.name for p in saved] == ["good.md"]
+    assert (tmp_path / "uploads" / "good.md").read_text() == "some text"
+    reasons = dict(rejected)
+    assert "unsupported file type .exe" in reasons["tool.exe"]
+    assert "already in the index" in reasons["seed.txt"]
+    assert "did not arrive" in reasons["missing.md"]
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == ["good.md"]
+
+
+# --- the running app, through gradio_client ----------------------------------------------
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    # The hosted backend points at a closed local port: its failure path without leaving the machine.
+    from ui_server import free_port
+
+    with running_app(tmp_path_factory.mktemp("ui-app"),
+                     env={"OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "RAG_RETRIES": "0",
+                          "RAG_TIMEOUT": "10"}) as running:
+        yield running
+
+
+@pytest.fixture
+def client(app):
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False, download_files=False)
+
+
+def message_text(message: dict) -> str:
+    """A Chatbot message's content (Gradio 6 returns a list of ``{"type": "text"}`` blocks)."""
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def bot_text(chat: list) -> str:
+    return message_text(chat[-1])
+
+
+def test_app_builds_its_index_and_exposes_named_endpoints(app, client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/ask", "/chat", "/upload", "/remove", "/documents", "/list_documents"} <= set(endpoints)
+    docs = client.predict(api_name="/list_documents")
+    assert CANADA_DOC in {d["doc_id"] for d in docs}
+    assert (app.workdir / "index" / "CURRENT").exists()
+    assert "embedding" in app.log_tail(100_000)  # tqdm progress of the seeds build on the console
+
+
+def test_api_ask_with_the_local_model_cites_the_canadian_mou(client):
+    result = client.predict("Who signed the space MoU with the Canadian Space Agency?", api_name="/ask")
+    assert not result["abstained"], result
+    sources = {c["source"] for c in result["citations"]}
+    assert CANADA_DOC in sources, result["text"]
+    for c in result["citations"]:
+        assert f"[{c['number']}]" in result["text"]
+        assert c["quote"] and c["quote"] in c["text"]
+    assert 'class="rag-cite"' in result["html"]
+
+
+def test_chat_follow_up_uses_the_session_history(client):
+    """The UI passes its per-session history: the follow-up is condensed by the local model."""
+    _, chat, _ = client.predict("What space agreement did Korea sign with the UK?", api_name="/chat")
+    assert len(chat) == 2 and "rag-cite" in bot_text(chat)
+    _, chat, sources = client.predict("And who signed for the UK?", api_name="/chat")
+    assert len(chat) == 4
+    assert message_text(chat[2]) == "And who signed for the UK?"
+    assert "rag-cite" in bot_text(chat), bot_text(chat)
+    latest = sources.split("<details", 2)[1]  # the newest answer comes first
+    assert "Answer 2" in latest and UK_DOC in latest
+
+
+def test_chat_shows_a_backend_error_as_a_readable_message(client):
+    _, chat, sources = client.predict("Who signed the space MoU with the Canadian Space Agency?",
+                                      backend="openai", api_name="/chat")
+    message = bot_text(chat)
+    assert "Could not answer" in message and "rag-error" in message
+    assert "Traceback" not in message and "File &#34;" not in message
+    assert "answer failed" in sources
+
+
+def test_sessions_keep_their_own_history(app):
+    from gradio_client import Client
+
+    questions = {"a": ["Who signed the space MoU with the Canadian Space Agency?", "What is STM?"],
+                 "b": ["What did Korea and the UK sign?", "What is the ROK-UK Digital Partnership?"]}
+    clients = {name: Client(app.url, verbose=False) for name in questions}
+
+    def run(name):
+        chat = None
+        for q in questions[name]:
+            _, chat, _ = clients[name].predict(q, backend="extractive", api_name="/chat")
+        return chat
+
+    with ThreadPoolExecutor(2) as pool:
+        chats = dict(zip(questions, pool.map(run, questions)))
+    for name, chat in chats.items():
+        users = [message_text(m) for m in chat if m["role"] == "user"]
+        assert users == [escape_markdown(q) for q in questions[name]]
+
+
+def test_upload_ask_and_remove_through_the_api(app, client, tmp_path):
+    from gradio_client import handle_file
+
+    note = tmp_path / "zorblat.md"
+    note.write_text("# The Zorblat festival\n\nThe Zorblat festival is held in the town of Quillby every April. "
+                    "Visitors to the Zorblat festival eat blue pancakes and race wooden geese on the river.\n")
+    exe = tmp_path / "tool.exe"
+    exe.write_text("MZ")
+    status, _, table, _ = client.predict([handle_file(str(note)), handle_file(str(exe))], api_name="/upload")
+    assert "1 added" in status and "tool.exe" in status and "unsupported file type .exe" in status
+    assert (app.uploads / "zorblat.md").is_file() and not (app.uploads / "tool.exe").exists()
+    assert "zorblat.md" in [row[0] for row in table["data"]]
+
+    result = client.predict("Where and when is the Zorblat festival held?", backend="extractive", api_name="/ask")
+    assert "zorblat.md" in {c["source"] for c in result["citations"]}, result
+
+    status, table, _ = client.predict("zorblat.md", api_name="/remove")
+    assert "Removed" in status and "uploaded file" in status
+    assert not (app.uploads / "zorblat.md").exists()
+    assert "zorblat.md" not in {d["doc_id"] for d in client.predict(api_name="/list_documents")}
+    status, _, _ = client.predict("no-such-doc.md", api_name="/remove")
+    assert "Could not remove" in status and "not in the index" in status
