@@ -447,11 +447,11 @@ class App:
         if paths:
             with _WRITE_LOCK:
                 existing = {d.doc_id: d for d in self.documents()}
-                if progress:
+                if progress is not None:
                     progress(0.0, desc="Saving uploads")
                 saved, rejected = save_uploads(paths, self.uploads_dir, existing)
                 if saved:
-                    callback = (lambda f, msg: progress(f, desc=msg)) if progress else False
+                    callback = (lambda f, msg: progress(f, desc=msg)) if progress is not None else False
                     try:
                         report = api.ingest([self.uploads_dir], self.settings, prune=False, progress=callback)
                     except Exception as exc:
@@ -501,7 +501,7 @@ CSS = """
 .rag-source-meta { color: var(--body-text-color-subdued); font-size: 0.9em; margin: 0.15em 0 0.35em; }
 .rag-passage { margin: 0; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary); white-space: pre-wrap; }
 .rag-passage mark { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
-a.rag-cite { text-decoration: none; font-weight: 600; padding: 0 1px; }
+#rag-chat a.rag-cite, a.rag-cite { color: var(--color-accent) !important; text-decoration: none; font-weight: 700; padding: 0 1px; cursor: pointer; }
 .rag-abstain { color: #92400e; }
 .rag-error { color: #b91c1c; }
 .rag-empty { color: var(--body-text-color-subdued); }
@@ -544,7 +544,7 @@ def build_ui(settings: Settings | None = None):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(label="Chat", elem_id="rag-chat", height=520, sanitize_html=True,
-                                         feedback_options=None, buttons=["copy"], latex_delimiters=[],
+                                         feedback_options=None, buttons=[], latex_delimiters=[],
                                          placeholder="Ask a question about the documents.")
                     with gr.Row():
                         question = gr.Textbox(label="Question", placeholder="Ask a question…", show_label=False, scale=5,
@@ -562,10 +562,14 @@ def build_ui(settings: Settings | None = None):
                     sources = gr.HTML(render_sources([]), label="Sources", elem_id="rag-sources", js_on_load=None)
             ask_inputs = [question, turns, k, mode, backend, temperature]
             ask_outputs = [question, chatbot, turns, sources]
-            question.submit(app.respond, ask_inputs, ask_outputs, api_name="chat", show_progress="hidden")
+            question.submit(app.respond, ask_inputs, ask_outputs, api_name="chat", show_progress="hidden",
+                            api_description="Ask in this session's chat (history is kept per session). Streams "
+                                            "(question box, chat messages, Sources panel HTML).")
             send.click(app.respond, ask_inputs, ask_outputs, api_name="chat_button", show_progress="hidden",
                        api_visibility="undocumented")
             clear.click(lambda: ("", [], [], render_sources([])), None, ask_outputs, api_visibility="private")
+            # The Chatbot's own clear (trash) button must forget the session's history too.
+            chatbot.clear(lambda: ([], render_sources([])), None, [turns, sources], api_visibility="private")
 
         with gr.Tab("Documents", id="documents"):
             gr.Markdown(f"Upload {', '.join(UPLOAD_SUFFIXES)} files to add them to the index. "
@@ -585,10 +589,14 @@ def build_ui(settings: Settings | None = None):
                 return app.upload(paths, progress)
 
             files.upload(upload, files, [status, files, table, doomed], api_name="upload",
+                         api_description="Add .txt/.md/.html/.pdf files to the index (other files are "
+                                         "rejected with a reason).",
                          concurrency_limit=1, concurrency_id="index-write", show_progress_on=[status])
             remove.click(app.remove, doomed, [status, table, doomed], api_name="remove",
+                         api_description="Remove a document by id (and its uploaded file, if it is one).",
                          concurrency_limit=1, concurrency_id="index-write")
-            refresh.click(app.document_table, None, [table, doomed], api_name="documents")
+            refresh.click(app.document_table, None, [table, doomed], api_name="documents",
+                          api_description="The table of indexed documents.")
             demo.load(app.document_table, None, [table, doomed], api_visibility="private")
 
         def ask(question: str, history: list[list[str]] | None = None, k: int = base.k, mode: str = base.mode,
