@@ -172,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     p = sub.add_parser("serve", parents=[common], help="start the chat UI")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--host", help="interface to listen on (default: $RAG_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: $RAG_PORT or 7860)")
     p.set_defaults(func=cmd_serve)
 
     from .generate.server import add_arguments as server_arguments

@@ -416,3 +416,11 @@ def test_launcher_serves_qwen15():
         assert len(list(backend.chat(COUNT, settings, 12))) >= 5
     finally:
         assert server.stop() == 0
+
+
+def test_hosted_backend_without_configuration_sends_nothing(monkeypatch):
+    from rag.generate.openai import OpenAIBackend
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(BackendError, match="needs OPENAI_BASE_URL"):
+        OpenAIBackend(Settings.from_env({}, backend="openai"))

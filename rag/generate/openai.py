@@ -30,8 +30,12 @@ class OpenAIBackend(ChatBackend):
     name = "openai"
 
     def __init__(self, settings: Settings):
-        self.base_url = (settings.openai_base_url or DEFAULT_BASE_URL).rstrip("/")
         self._has_key = bool(os.environ.get("OPENAI_API_KEY"))
+        if not settings.openai_base_url and not self._has_key:
+            # Nothing configured: do not send a request off the machine by default.
+            raise BackendError("the hosted backend needs OPENAI_BASE_URL (a local or private server) "
+                               f"or OPENAI_API_KEY (for {DEFAULT_BASE_URL})")
+        self.base_url = (settings.openai_base_url or DEFAULT_BASE_URL).rstrip("/")
         self._client = OpenAI(
             base_url=self.base_url,
             api_key=os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY,
