@@ -130,12 +130,6 @@ def cmd_llm_server(args) -> int:
     return run(args)
 
 
-def cmd_eval(args) -> int:
-    from eval.__main__ import main as run_eval
-
-    return run_eval(args.rest)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Offline question answering over your documents, with citations.")
     common = argparse.ArgumentParser(add_help=False)
@@ -182,9 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     server_arguments(p)
     p.set_defaults(func=cmd_llm_server)
 
-    p = sub.add_parser("eval", help="run the evaluation suite (see `rag eval --help`)", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_eval)
+    sub.add_parser("eval", help="run the evaluation suite (see `rag eval --help`)", add_help=False)  # see main()
     return parser
 
 
@@ -192,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     from .generate.base import BackendError
     from .index import IndexUnavailable
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["eval"]:  # the eval suite parses its own options
+        from eval.__main__ import main as run_eval
+
+        return run_eval(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -10,7 +10,8 @@ stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-12)-${extras//,/_}"
 if [ ! -f "$stamp" ]; then
   echo "installing into .venv (first run takes a few minutes)..." >&2
   # The CPU build of torch first, pinned, so no dependency pulls the CUDA build.
-  .venv/bin/pip install --quiet --disable-pip-version-check "torch==2.13.0"
-  .venv/bin/pip install --quiet --disable-pip-version-check -e ".${extras:+[$extras]}"
+  # (this machine's pip config lists extra indexes that print one "is ignored" line per package)
+  .venv/bin/pip install --quiet --disable-pip-version-check "torch==2.13.0" 2> >(grep -v "is ignored" >&2)
+  .venv/bin/pip install --quiet --disable-pip-version-check -e ".${extras:+[$extras]}" 2> >(grep -v "is ignored" >&2)
   touch "$stamp"
 fi
