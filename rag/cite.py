@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
+from .models import english_stemmer
 from .types import Citation, Passage
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -61,16 +61,9 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return out
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 def content_words(text: str) -> set[str]:
     words = [w.lower().strip("'’-") for w in _WORD.findall(text)]
-    return set(_stemmer().stemWords([w for w in words if w and w not in _STOPWORDS]))
+    return set(english_stemmer().stemWords([w for w in words if w and w not in _STOPWORDS]))
 
 
 def numbers(text: str) -> set[str]:

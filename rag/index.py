@@ -28,6 +28,8 @@ from .types import Chunk, Document
 
 FORMAT = 1
 TOKENIZER = "cl100k_base"
+# What an index is bound to: a different value in the settings means a rebuild.
+BOUND_KEYS = ("format", "embedder", "dimension", "tokenizer", "chunk_size", "chunk_overlap")
 
 
 class IndexUnavailable(RuntimeError):
@@ -98,7 +100,7 @@ class Index:
     def search_bm25(self, query: str, k: int) -> list[tuple[int, float]]:
         if not self.chunks:
             return []
-        tokens = _tokenize([query], show_progress=False)
+        tokens = tokenize([query], show_progress=False)
         if not tokens.vocab or not any(tokens.ids[0]):
             return []
         rows, scores = self.bm25.retrieve(tokens, k=min(k, len(self.chunks)), show_progress=False, n_threads=1)
@@ -164,7 +166,7 @@ class Index:
             vectors = np.load(folder / "vectors.npy", allow_pickle=False)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexUnavailable(f"index at {folder} is unreadable ({exc}); rebuild it with `rag ingest --rebuild`") from exc
-        config = {k: manifest[k] for k in ("format", "embedder", "dimension", "tokenizer", "chunk_size", "chunk_overlap")}
+        config = {k: manifest[k] for k in BOUND_KEYS}
         if expect is not None:
             check_compatible(config, expect, root)
         index = cls(config, docs, chunks, vectors)
@@ -183,7 +185,7 @@ class Index:
 
 def check_compatible(found: dict, expect: dict, root: Path) -> None:
     diffs = [f"{k}: index has {found.get(k)!r}, settings say {expect[k]!r}"
-             for k in ("format", "embedder", "dimension", "tokenizer", "chunk_size", "chunk_overlap")
+             for k in BOUND_KEYS
              if found.get(k) != expect.get(k)]
     if diffs:
         raise IndexMismatch(
@@ -245,21 +247,13 @@ def _build_faiss(vectors: np.ndarray, exact_limit: int):
     return index
 
 
-def _tokenize(texts: list[str], show_progress: bool = False):
+def tokenize(texts: list[str], show_progress: bool = False):
+    """BM25 tokens: English stop words removed, Snowball-stemmed (queries and chunks alike)."""
     import bm25s
-    import Stemmer
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(Stemmer), show_progress=show_progress)
+    from .models import english_stemmer
 
-
-_STEMMER = None
-
-
-def _stemmer(module):
-    global _STEMMER
-    if _STEMMER is None:
-        _STEMMER = module.Stemmer("english")
-    return _STEMMER
+    return bm25s.tokenize(texts, stopwords="en", stemmer=english_stemmer(), show_progress=show_progress)
 
 
 def _build_bm25(texts: list[str]):
@@ -267,7 +261,7 @@ def _build_bm25(texts: list[str]):
 
     retriever = bm25s.BM25(k1=0.9, b=0.4)
     if texts:
-        retriever.index(_tokenize(texts), show_progress=False)
+        retriever.index(tokenize(texts), show_progress=False)
     return retriever
 
 

@@ -158,3 +158,11 @@ def encoding(name: str = "cl100k_base"):
     import tiktoken
 
     return tiktoken.get_encoding(name)
+
+
+@lru_cache(maxsize=1)
+def english_stemmer():
+    """The Snowball English stemmer shared by BM25 and citation checking."""
+    import Stemmer
+
+    return Stemmer.Stemmer("english")

@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import Settings, get_settings
 from .embed import get_embedder
-from .index import Index, _tokenize, open_index
+from .index import Index, open_index, tokenize
 from .types import Passage
 
 FUSIONS = ("convex", "rrf")
@@ -118,7 +118,7 @@ def _fuse(qvec: np.ndarray, bm25: np.ndarray | None, index: Index, settings: Set
 
 def _bm25_scores(index: Index, query: str) -> np.ndarray:
     """BM25 score of every chunk for ``query`` (zeros when no query term is indexed)."""
-    tokens = _tokenize([query], show_progress=False)
+    tokens = tokenize([query], show_progress=False)
     words = {i: w for w, i in tokens.vocab.items()}
     known = [words[i] for i in (tokens.ids[0] if tokens.ids else []) if words.get(i) and words[i] in index.bm25.vocab_dict]
     if not known:
