@@ -97,14 +97,15 @@ class Index:
         scores, rows = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), min(k, len(self.chunks)))
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
-    def search_bm25(self, query: str, k: int) -> list[tuple[int, float]]:
-        if not self.chunks:
-            return []
+    def bm25_scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for ``query`` (zeros when no query term is indexed)."""
         tokens = tokenize([query], show_progress=False)
-        if not tokens.vocab or not any(tokens.ids[0]):
-            return []
-        rows, scores = self.bm25.retrieve(tokens, k=min(k, len(self.chunks)), show_progress=False, n_threads=1)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+        words = {i: w for w, i in tokens.vocab.items()}
+        known = [words[i] for i in (tokens.ids[0] if tokens.ids else [])
+                 if words.get(i) and self.chunks and words[i] in self.bm25.vocab_dict]
+        if not known:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
     # --- persistence ----------------------------------------------------------------
     def save(self, root: Path) -> Path:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import Settings, get_settings
 from .embed import get_embedder
-from .index import Index, open_index, tokenize
+from .index import Index, open_index
 from .types import Passage
 
 FUSIONS = ("convex", "rrf")
@@ -76,7 +76,7 @@ def _rank(query: str, index: Index, settings: Settings, mode: str, fusion: str, 
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
     qvec = get_embedder(settings.embedder, settings.threads).encode([query])[0]
-    bm25 = _bm25_scores(index, query) if mode in ("hybrid", "bm25") else None
+    bm25 = index.bm25_scores(query) if mode in ("hybrid", "bm25") else None
     rows, scores = _fuse(qvec, bm25, index, settings, mode, fusion, pool)
     if prf > 0 and mode != "bm25" and rows:
         centroid = index.vectors[rows[:prf]].mean(axis=0)
@@ -114,16 +114,6 @@ def _fuse(qvec: np.ndarray, bm25: np.ndarray | None, index: Index, settings: Set
         fused = {int(r): float(v) / total for r, v in zip(cand, values)}
     order = sorted(fused, key=fused.__getitem__, reverse=True)
     return order, fused
-
-
-def _bm25_scores(index: Index, query: str) -> np.ndarray:
-    """BM25 score of every chunk for ``query`` (zeros when no query term is indexed)."""
-    tokens = tokenize([query], show_progress=False)
-    words = {i: w for w, i in tokens.vocab.items()}
-    known = [words[i] for i in (tokens.ids[0] if tokens.ids else []) if words.get(i) and words[i] in index.bm25.vocab_dict]
-    if not known:
-        return np.zeros(len(index.chunks), dtype=np.float32)
-    return np.asarray(index.bm25.get_scores(known), dtype=np.float32)
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
