@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
-from pathlib import Path
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
-from .cite import Verifier, content_words, is_abstention
+from .cite import MARKER, Verifier, content_words, is_abstention
 from .config import Settings
 from .embed import get_embedder
 from .generate.base import get_backend
@@ -26,7 +25,6 @@ def condense(question: str, history: History | None, settings: Settings) -> str:
     turns = _turns(history)
     if not turns:
         return question
-    rewritten = None
     try:
         rewritten = get_backend(settings).rewrite(condense_messages(question, turns), settings)
     except Exception:  # condensing is best-effort; retrieval still gets the fallback below
@@ -52,14 +50,10 @@ def _turns(history: History | None) -> list[tuple[str, str]]:
             if msg.get("role") == "user":
                 pending = content
             elif msg.get("role") == "assistant" and pending is not None:
-                turns.append((pending, _strip_markers(content)))
+                turns.append((pending, MARKER.sub("", content)))
                 pending = None
         return turns
-    return [(str(q), _strip_markers(str(a or ""))) for q, a in history]
-
-
-def _strip_markers(text: str) -> str:
-    return re.sub(r"\s*\[\d+\]", "", text)
+    return [(str(q), MARKER.sub("", str(a or ""))) for q, a in history]
 
 
 def stream_answer(question: str, index: Index | Path | str | None = None, k: int | None = None,
