@@ -20,6 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 "results.json and PNG plots.")
     p.add_argument("--beir", type=Path, action="append", default=[], metavar="DIR",
                    help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv); repeatable")
+    p.add_argument("--squad", type=Path, metavar="DIR", help="a SQuAD 2.0 folder (dev-v2.0.json, evaluate-v2.0.py): "
+                   "index every paragraph, ask a seeded sample of answerable and unanswerable questions")
+    p.add_argument("--squad-n", type=int, default=200, help="questions of each kind in the SQuAD sample (default 200)")
+    p.add_argument("--squad-split", choices=("test", "tune"), default="test",
+                   help="the reported sample, or a disjoint one for tuning (default test)")
     p.add_argument("--split", default="test", help="qrels split of the BEIR sets (default: test)")
     p.add_argument("--seeds", action="store_true", help="also run the seeds QA set (the default without --beir)")
     p.add_argument("--qa", type=Path, help="the seeds QA file (default: eval/seeds_qa.jsonl)")
@@ -82,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
                    f"load average {os.getloadavg()[0]:.1f} at the start",
         "settings": {k: str(v) for k, v in vars(settings).items()},
     }, "beir": []}
-    if args.seeds or not datasets:
+    if args.squad:
+        from .squad import run_squad
+
+        specs = backend_specs(args.backends, args.models, settings.llm_model)
+        results["squad"] = [run_squad(args.squad, spec.settings(settings), args.squad_n, args.squad_split, args.cache,
+                                      spec.label) for spec in specs]
+    if args.seeds or not (datasets or args.squad):
         rows = load_seeds_qa(args.qa) if args.qa else load_seeds_qa()
         specs = backend_specs(args.backends, args.models, settings.llm_model)
         results["seeds"] = run_seeds(rows, settings, variants, specs, args.speed_sample, args.cache)

@@ -45,18 +45,23 @@ class Settings:
     bm25_weight: float = 1.0
     exact_limit: int = 50_000  # FAISS flat index up to this many vectors, HNSW above
     dedup_threshold: float = 0.95  # cosine above which two passages are near-duplicates
+    rerank_depth: int = 20  # fused candidates re-scored by their best sentence window (0: no reranking)
+    rerank_fused_weight: float = 0.35  # share of the fused retrieval score in the reranked score
     # answering
     backend: str = "local"
-    llm_model: str = "qwen-0.5b"
+    llm_model: str = "qwen-1.5b"
     openai_base_url: str = ""
     temperature: float = 0.0
-    max_tokens: int = 256
+    max_tokens: int = 64  # a short answer and its sentence numbers
     n_ctx: int = 4096
     threads: int = max(1, min(os.cpu_count() or 1, 4))
     timeout: float = 60.0
     retries: int = 2
+    evidence: int = 4  # evidence sentences handed to the answer backend
     min_relevance: float = 0.22  # best dense cosine below which the documents are off-topic
-    min_support: float = 0.45  # sentence/passage support below which a claim is unsupported
+    min_coverage: float = 0.1  # rarity-weighted share of the question's words the answering sentence window must hold
+    min_specific: float = 0.0  # share of the question's names and numbers the answering sentence window must hold
+    max_evidence_gap: float = 0.25  # how far below the best evidence sentence's score the answering one may be
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

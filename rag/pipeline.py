@@ -1,29 +1,55 @@
-"""The public API: retrieve passages, then answer with verified citations (or abstain)."""
+"""The public API: retrieve, select the evidence, answer from it with verified citations — or abstain.
+
+Select-then-phrase: retrieval finds passages; their sentences are scored against the question
+and the best few, each with its exact offsets, are all the answer backend sees. The backend
+names the short answer and the sentence that states it; the answer is accepted only if that
+span really occurs in the sentence and the sentence (with its neighbours) is about what was
+asked — the question's rarer words and every name and number in it. The answer text is the
+short answer and the quoted sentence, cited; anything else becomes "The documents do not say."
+"""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from .cite import MARKER, Verifier, content_words, is_abstention
+from .cite import MARKER, content_words, is_abstention, make_citation
 from .config import Settings
 from .embed import get_embedder
+from .evidence import Sentence, as_passage, score_sentences, sentence_texts, specific_terms, terms_of, weights_for
 from .generate.base import get_backend
-from .generate.prompt import ABSTAIN, condense_messages
+from .generate.prompt import ABSTAIN, NONE, condense_messages
 from .index import Index
 from .search import resolve, search
-from .types import Answer
+from .types import Answer, Citation, Passage
 
 log = logging.getLogger(__name__)
 
 History = Sequence[tuple[str, str]] | Sequence[dict]
 
+# A question that leans on the conversation: opens with a connective or refers back with a pronoun.
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:and|but|also|so|then|what about|how about)\b"
+    r"|\b(?:he|she|him|his|her|hers|it|its|they|them|their|theirs|there|this one|that one|the same)\b",
+    re.IGNORECASE,
+)
+_QUOTES = "\"'“”‘’`"
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether ``question`` needs the chat to be understood (else it is answered as if asked alone)."""
+    if _FOLLOW_UP.search(question):
+        return True
+    return not specific_terms(question) and len(content_words(question)) <= 2
+
 
 def condense(question: str, history: History | None, settings: Settings) -> str:
-    """Turn a follow-up into a standalone question using the chat history."""
+    """Turn a follow-up into a standalone question using the chat history; other questions stay as asked."""
     turns = _turns(history)
-    if not turns:
+    if not turns or not is_follow_up(question):
         return question
     try:
         rewritten = get_backend(settings).rewrite(condense_messages(question, turns), settings)
@@ -56,13 +82,111 @@ def _turns(history: History | None) -> list[tuple[str, str]]:
     return [(str(q), MARKER.sub("", str(a or ""))) for q, a in history]
 
 
+# --- evidence ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Evidence:
+    """A selected sentence: as a passage of its own, the passage it came from, and its scores."""
+
+    passage: Passage
+    parent: Passage
+    sentence: Sentence
+
+
+def select_evidence(question: str, passages: list[Passage], index: Index, settings: Settings) -> list[Evidence]:
+    """The ``settings.evidence`` best sentences of ``passages`` for ``question``, best first."""
+    texts = sentence_texts(passages)
+    if not texts:
+        return []
+    vectors = get_embedder(settings.embedder, settings.threads).encode([question, *texts])
+    scored = score_sentences(question, passages, weights_for(index), vectors[1:], vectors[0])
+    out = []
+    for s in scored[: settings.evidence]:
+        parent = passages[s.passage]
+        out.append(Evidence(as_passage(parent, s.start, s.end, s.score), parent, s))
+    return out
+
+
+# --- composing the answer ------------------------------------------------------------------------
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w%$€£.,:/-]+", " ", text.lower()).replace(" ,", ",").split()).strip(" .,:")
+
+
+def _segments(raw: str) -> list[tuple[str, list[int]]]:
+    """``(short answer, cited sentence numbers)`` for each part of the backend's reply."""
+    out = []
+    for part in re.split(r"\s*;\s*|\n+", raw.strip()):
+        numbers = [int(n) for m in MARKER.finditer(part) for n in re.split(r"\s*[,;]\s*", m.group(1))]
+        short = MARKER.sub("", part).strip().strip(_QUOTES).strip().rstrip(".").strip().strip(_QUOTES)
+        short = re.sub(r"^(?:the answer is|answer:)\s*", "", short, flags=re.IGNORECASE)
+        if short or numbers:
+            out.append((short, numbers))
+    return out
+
+
+def _grounded(short: str, text: str) -> bool:
+    """``short`` occurs in ``text``: verbatim (normalised), or all its words and numbers do."""
+    if not short:
+        return True
+    if _norm(short) and _norm(short) in _norm(text):
+        return True
+    words = terms_of(short)
+    return bool(words) and words <= terms_of(text)
+
+
+def answerable(e: Evidence, best: float, settings: Settings) -> bool:
+    """The sentence window is about what was asked: enough of its rare words, its names and numbers,
+    and not far behind the best evidence (``best`` is that sentence's score)."""
+    return (e.sentence.coverage >= settings.min_coverage and e.sentence.specific >= settings.min_specific
+            and e.sentence.score >= best - settings.max_evidence_gap)
+
+
+def compose(question: str, raw: str, evidence: list[Evidence],
+            settings: Settings) -> tuple[str, str, list[Citation]] | None:
+    """``(text, short, citations)`` from the backend's reply, or None when nothing it said holds."""
+    if not evidence or not raw.strip() or raw.strip().lower().startswith(NONE) or is_abstention(raw):
+        return None
+    asked = terms_of(question)
+    parts: list[tuple[str, Evidence]] = []
+    for short, numbers in _segments(raw):
+        if short and terms_of(short) and terms_of(short) <= asked:
+            continue  # an echo of the question is no answer
+        cited = [evidence[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(evidence)]
+        pool = cited + [e for e in evidence if e not in cited] if short else cited
+        found = next((e for e in pool if _grounded(short, e.passage.text)), None)
+        if found is not None and answerable(found, evidence[0].sentence.score, settings) and all(found is not e for _, e in parts):
+            parts.append((short, found))
+    if not parts:
+        return None
+    citations, lines = [], []
+    for number, (short, e) in enumerate(parts, 1):
+        span = (e.sentence.start, e.sentence.end)
+        citations.append(make_citation(number, e.parent, span, e.sentence.score))
+        quote = " ".join(e.passage.text.split())
+        if not short or len(_norm(short)) >= 0.8 * len(_norm(quote)):
+            lines.append(f"{quote} [{number}]")
+        else:
+            lines.append(f"{short} [{number}] — “{quote}”")
+    return "\n".join(lines), "; ".join(s for s, _ in parts if s), citations
+
+
+def _visible(raw: str) -> str:
+    """What of a reply still streaming can be shown: the short answer before its first marker."""
+    text = raw.lstrip()
+    if len(text) < 6 and NONE.startswith(text.lower()[:4]):
+        return ""  # may still become "none"
+    if text.lower().startswith(NONE) or is_abstention(text):
+        return ""
+    return text.split("[", 1)[0].split("\n", 1)[0].split(";", 1)[0].rstrip()
+
+
+# --- the API ---------------------------------------------------------------------------------
 def stream_answer(question: str, index: Index | Path | str | None = None, k: int | None = None,
                   history: History | None = None, settings: Settings | None = None,
                   **overrides) -> Iterator[str | Answer]:
     """Yield answer text pieces as they are generated, then the final verified ``Answer``.
 
-    The final ``Answer.text`` is authoritative: unsupported sentences and markers that the
-    model produced are removed from it during verification.
+    The final ``Answer.text`` is authoritative: it is the streamed short answer completed with its
+    quoted, cited sentence, or the abstention when the reply did not hold up.
     """
     started = time.perf_counter()
     settings, idx = resolve(settings, index, k=k, **overrides)
@@ -72,26 +196,33 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
     backend = get_backend(settings)  # an unreachable endpoint fails here, before any retrieval work
     query = condense(question, history, settings)
     passages, relevance = _search_all([query, question] if query != question else [query], idx, settings)
+    evidence = select_evidence(query, passages, idx, settings) if relevance >= settings.min_relevance else []
     timings = {"retrieve": time.perf_counter() - started}
-    if not passages or relevance < settings.min_relevance:
+    if not evidence:
         yield ABSTAIN
         yield Answer(ABSTAIN, [], passages, abstained=True, query=query, timings=_total(timings, started))
         return
-    raw = []
-    for piece in backend.stream_answer(query, passages, settings):
+    raw, shown = [], ""
+    for piece in backend.stream_answer(query, [e.passage for e in evidence], settings):
         if not raw:
             timings["first_token"] = time.perf_counter() - started
         raw.append(piece)
-        yield piece
+        visible = _visible("".join(raw))
+        if len(visible) > len(shown) and visible.startswith(shown):
+            yield visible[len(shown):]
+            shown = visible
     raw_text = "".join(raw).strip()
     timings["generate"] = time.perf_counter() - started - timings["retrieve"]
-    verifier = Verifier(get_embedder(settings.embedder, settings.threads), settings.min_support)
-    text, citations, unsupported = verifier.verify(raw_text, passages, query) if not is_abstention(raw_text) else ("", [], [])
-    log.debug("raw answer %r; unsupported sentences dropped: %r", raw_text, unsupported)
-    if not citations:
+    composed = compose(query, raw_text, evidence, settings)
+    log.debug("raw answer %r -> %r", raw_text, composed)
+    if composed is None:
+        yield ("\n" if shown else "") + ABSTAIN
         yield Answer(ABSTAIN, [], passages, abstained=True, query=query, timings=_total(timings, started))
         return
-    yield Answer(text, citations, passages, abstained=False, query=query, timings=_total(timings, started))
+    text, short, citations = composed
+    yield text[len(shown):] if text.startswith(shown) else "\n" + text
+    yield Answer(text, citations, passages, abstained=False, query=query, timings=_total(timings, started),
+                 short=short)
 
 
 def _search_all(queries: list[str], index: Index, settings: Settings) -> tuple[list, float]:

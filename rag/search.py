@@ -37,10 +37,25 @@ def search(query: str, index: Index, settings: Settings, k: int | None = None, m
     if not index.chunks or not query.strip():
         return [], 0.0
     qvec, rows, scores = _rank(query, index, settings, mode or settings.mode, fusion, prf, settings.fetch_k)
-    kept = _dedup(index, rows, k, settings.dedup_threshold)
-    passages = [_passage(index, row, scores[row]) for row in kept]
+    ranked = _reranked(query, index, settings, rows, scores, k)
+    kept = [row for row, _ in ranked]
     relevance = float(max(index.vectors[kept] @ qvec)) if kept else 0.0
-    return passages, relevance
+    return [p for _, p in ranked], relevance
+
+
+def _reranked(query: str, index: Index, settings: Settings, rows: list[int], scores: dict[int, float],
+              k: int) -> list[tuple[int, Passage]]:
+    """The ``k`` best ``(row, passage)``: the fused top ``rerank_depth`` (near-duplicates dropped)
+    re-scored by their best sentence window (``rag.evidence.rerank``)."""
+    kept = _dedup(index, rows, max(k, settings.rerank_depth) if settings.rerank_depth else k, settings.dedup_threshold)
+    passages = [_passage(index, row, scores[row]) for row in kept]
+    if settings.rerank_depth and len(passages) > 1:
+        from .evidence import rerank, weights_for
+
+        row_of = {p.chunk_id: row for row, p in zip(kept, passages)}
+        passages = rerank(query, passages, weights_for(index), settings.rerank_fused_weight)
+        kept = [row_of[p.chunk_id] for p in passages]
+    return list(zip(kept, passages))[:k]
 
 
 def search_documents(query: str, index: Index, settings: Settings, n: int = 100, mode: str | None = None, *,
@@ -55,11 +70,14 @@ def search_documents(query: str, index: Index, settings: Settings, n: int = 100,
     pool = max(settings.fetch_k, 2 * n * -(-len(index.chunks) // max(len(index.documents), 1)))
     _, rows, scores = _rank(query, index, settings, mode or settings.mode, fusion, prf, pool)
     docs: dict[str, float] = {}
+    head = _reranked(query, index, settings, rows, scores, settings.rerank_depth) if settings.rerank_depth else []
+    for _, p in head:
+        docs.setdefault(p.doc_id, p.score + 1.0)  # reranked passages lead the ranking
     for row in _dedup(index, rows, len(rows), settings.dedup_threshold):
-        docs.setdefault(index.chunks[row].doc_id, scores[row])
-        if len(docs) == n:
+        if len(docs) >= n:
             break
-    return list(docs.items())
+        docs.setdefault(index.chunks[row].doc_id, scores[row])
+    return list(docs.items())[:n]
 
 
 def retrieve(query: str, k: int = 5, index: Index | Path | str | None = None, settings: Settings | None = None,

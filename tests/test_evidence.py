@@ -1,0 +1,48 @@
+"""Sentence scoring, specific terms and reranking (no model needed)."""
+from rag.config import Settings
+from rag.evidence import Weights, as_passage, rerank, score_sentences, specific_terms, terms_of
+from rag.types import Passage
+
+CANADA = Passage("ca.txt", "ca.txt", "Korea and Canada", "KASA Administrator Oh Tae-seok held an MOU signing ceremony with "
+                 "Canadian Space Agency Administrator Lisa Campbell on the 14th. The venue was the 41st Space Symposium.",
+                 0, 160, 0.4, "ca.txt#0")
+UK = Passage("uk.txt", "uk.txt", "Korea and the UK", "The MoU on space cooperation was signed by Minister Lee Jong Ho and "
+             "the United Kingdom Secretary of State Michelle Donelan. Korea and the UK agreed to cooperate in space.",
+             500, 690, 0.6, "uk.txt#3")
+
+
+def test_specific_terms_are_names_and_numbers_not_question_words():
+    assert specific_terms("Who signed the space MoU for Korea with the Canadian Space Agency?") == {
+        "space", "mou", "korea", "canadian", "agenc"}
+    assert specific_terms("What happened on the 14th in 2023?") == {"14", "2023"}
+    assert specific_terms("how often is the alarm tested?") == set()
+
+
+def test_ordinals_match_their_number():
+    assert "41" in terms_of("the 41st Space Symposium") and "41" in terms_of("Symposium no. 41")
+
+
+def test_sentence_window_coverage_and_specific_terms():
+    q = "Who signed the space memorandum with the Canadian Space Agency?"
+    scored = score_sentences(q, [UK, CANADA], Weights())
+    best = scored[0]
+    assert best.passage == 1 and best.specific == 1.0
+    uk = max((s for s in scored if s.passage == 0), key=lambda s: s.score)
+    assert uk.specific < 1.0 and uk.coverage < best.coverage
+
+
+def test_rerank_puts_the_passage_about_the_asked_entity_first():
+    # The UK passage has the higher retrieval score; the question is about Canada.
+    weight = Settings().rerank_fused_weight
+    ranked = rerank("Who signed the space MoU with the Canadian Space Agency?", [UK, CANADA], Weights(), weight)
+    assert [p.doc_id for p in ranked] == ["ca.txt", "uk.txt"]
+
+
+def test_evidence_sentence_keeps_document_offsets():
+    doc_text = " " * CANADA.start + CANADA.text
+    quotes = []
+    for s in score_sentences("Where was the venue?", [CANADA], Weights()):
+        e = as_passage(CANADA, s.start, s.end, s.score)
+        assert doc_text[e.start:e.end] == e.text
+        quotes.append(e.text)
+    assert "The venue was the 41st Space Symposium." in quotes and len(quotes) == 2
