@@ -174,8 +174,8 @@ class Verifier:
 def _attach(sentence: str, marks: str) -> str:
     """Put markers before the sentence's final punctuation: ``Paris [1].``"""
     m = re.search(r"[.!?]+[\"”')]*$", sentence)
-    if m:
-        return f"{sentence[: m.start()]} {marks}{sentence[m.start():]}"
+    if m:  # a full stop doubled by a removed marker ("Sarnek.[1].") is one full stop; "..." stays
+        return f"{sentence[: m.start()]} {marks}{re.sub(r'^[.][.](?![.])', '.', sentence[m.start():])}"
     return f"{sentence} {marks}"
 
 

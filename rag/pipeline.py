@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .cite import MARKER, Verifier, content_words, is_abstention
-from .config import Settings
+from .config import Settings, check_question
 from .embed import get_embedder
 from .generate.base import get_backend
 from .generate.prompt import ABSTAIN, condense_messages
@@ -66,9 +66,7 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
     """
     started = time.perf_counter()
     settings, idx = resolve(settings, index, k=k, **overrides)
-    question = question.strip()
-    if not question:
-        raise ValueError("the question is empty")
+    question = check_question(question, settings)
     backend = get_backend(settings)  # an unreachable endpoint fails here, before any retrieval work
     query = condense(question, history, settings)
     passages, relevance = _search_all([query, question] if query != question else [query], idx, settings)

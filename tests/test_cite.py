@@ -74,3 +74,10 @@ def test_abstention_phrases(text):
 
 def test_normal_answers_are_not_abstentions():
     assert not is_abstention("Oh Tae-seok signed the MOU [1].")
+
+
+@pytest.mark.parametrize("raw", ["The meeting took place in Colorado Springs.[1].",
+                                 "The meeting took place in Colorado Springs. [1]."])
+def test_a_marker_between_two_full_stops_leaves_one(verifier, raw):
+    text, _, _ = verifier.verify(raw, [P1, P2], "Where was the meeting?")
+    assert text == "The meeting took place in Colorado Springs [1]."
