@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,8 +36,8 @@ def writer(workdir: Path) -> None:
     for i, topic in enumerate(TOPICS):
         (docs / f"d{i}.txt").write_text(f"{topic} Note number {i}.")
     rag.ingest([docs], settings, progress=False)
-    swaps, n = 1, 0
-    while not (workdir / "stop").exists():
+    swaps, n, parent = 1, 0, os.getppid()
+    while not (workdir / "stop").exists() and os.getppid() == parent:  # stop with the reader, however it ends
         n += 1
         (docs / "extra.txt").write_text(f"{TOPICS[n % len(TOPICS)]} Revision {n}.")
         rag.ingest([docs], settings, progress=False)
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                 failures += 1
                 errors[f"{type(exc).__name__}: {str(exc)[:160]}"] += 1
             loads += 1
+            if loads % 10_000 == 0:
+                print(f"{loads} loads, {failures} failures, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
         elapsed = time.monotonic() - started
     finally:
         (workdir / "stop").touch()

@@ -102,7 +102,7 @@ def test_same_file_name_in_two_folders_are_two_documents(tmp_path, tmp_settings)
     with pytest.raises(KeyError, match="names 2 documents"):
         rag.remove(["README.md"], tmp_settings)  # ambiguous: both folders have it
     removed = rag.remove([str(a / "README.md")], tmp_settings)  # the absolute path
-    assert [d.text for d in rag.list_documents(tmp_settings)] == ["projB\n\nProject B was cancelled in June."]
+    assert [d.text for d in rag.list_documents(tmp_settings)] == ["# projB\n\nProject B was cancelled in June."]
     assert len(removed) == 1 and removed[0].startswith("projA-")
 
 

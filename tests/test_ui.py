@@ -1,6 +1,7 @@
 """The chat UI: pure rendering/upload helpers, then the API of the app running in a subprocess."""
 from __future__ import annotations
 
+import html
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -88,7 +89,7 @@ def test_quote_offsets_outside_the_passage_are_clamped():
 def test_abstention_is_shown_as_not_in_the_documents_without_sources():
     turn = Turn("What is the capital of Peru?", text="The documents do not say.", abstained=True, done=True)
     message = chat_messages([turn])[1]["content"]
-    assert "The documents do not say." in message and "rag-abstain" in message
+    assert "The documents do not say." in html.unescape(message) and "rag-abstain" in message
     assert "rag-cite" not in message
     assert render_answer(Answer("The documents do not say.", abstained=True), 0) == message
     panel = render_sources([turn])
@@ -275,18 +276,19 @@ def test_the_chat_shows_how_many_answers_are_ahead(seeds_settings):
     app = App(seeds_settings)
     app._active = 2  # two other sessions are being answered
     first = next(app.respond("Who signed the space MoU with the Canadian Space Agency?", [], backend="extractive"))
-    assert "Waiting: 2 other answers in progress" in first[1][-1]["content"]
+    assert "Waiting: 2 other answers in progress" in html.unescape(first[1][-1]["content"])
 
 
 def test_new_chat_cancels_the_streaming_answer(seeds_settings):
     from rag.ui import build_ui
 
     demo = build_ui(seeds_settings)
-    buttons = {b._id: b for b in demo.blocks.values() if getattr(b, "elem_id", None) in ("rag-clear", "rag-chat")}
+    ids = {b.elem_id: b._id for b in demo.blocks.values() if getattr(b, "elem_id", None) in ("rag-clear", "rag-chat")}
     chat_fns = {i for i, fn in demo.fns.items() if fn.name == "respond"}
-    for fn in demo.fns.values():
-        if any(t[0] in buttons for t in fn.targets) and fn.name != "respond":
-            assert chat_fns <= set(fn.cancels), fn.name
+    assert len(chat_fns) == 2  # the question box's submit and the Ask button
+    for trigger in ((ids["rag-clear"], "click"), (ids["rag-chat"], "clear")):  # New chat, the chat's trash button
+        cancelled = {c for fn in demo.fns.values() if trigger in fn.targets for c in fn.cancels}
+        assert chat_fns <= cancelled, trigger
 
 
 # --- the running app, through gradio_client ----------------------------------------------
