@@ -104,18 +104,21 @@ def stream_numbers(result) -> dict[int, int]:
 
 
 def verified_matches_stream(result, streamed: str) -> bool:
-    """True when the verified answer, its markers numbered as in the prompt, is the streamed text."""
+    """True when the verified answer says what was streamed: the same words and the same passages
+    cited in the same order (markers may sit before or after a full stop)."""
     from .cite import MARKER
 
     numbers = stream_numbers(result)
     if len(numbers) != len(result.citations):
         return False
 
-    def renumber(m):
-        return " [" + ", ".join(str(numbers.get(int(n), n)) for n in re.split(r"\s*[,;]\s*", m.group(1))) + "]"
+    def cited(text: str, mapping: dict[int, int]) -> list[int]:
+        return [mapping.get(int(n), int(n)) for m in MARKER.finditer(text) for n in re.split(r"\s*[,;]\s*", m.group(1))]
 
-    return " ".join(MARKER.sub(renumber, result.text).split()) == " ".join(MARKER.sub(
-        lambda m: " [" + ", ".join(re.split(r"\s*[,;]\s*", m.group(1))) + "]", streamed).split())
+    def words(text: str) -> list[str]:
+        return MARKER.sub(" ", text).replace(" .", ".").split()
+
+    return words(result.text) == words(streamed) and cited(result.text, numbers) == cited(streamed, {})
 
 
 def _ask_one(question: str, settings: Settings, history, as_json: bool):
