@@ -4,9 +4,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-
-import pytest
 
 from conftest import ROOT, SEEDS
 
@@ -68,14 +65,14 @@ def test_ask_answers_while_an_ingest_holds_the_write_lock(tmp_path, seeds_settin
     shutil.copytree(seeds_settings.index_dir, index)
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from rag.index import write_lock\n"
-        f"with write_lock({str(index)!r}):\n    print('locked', flush=True); time.sleep(120)")],
+        f"with write_lock({str(index)!r}):\n    print('locked', flush=True); time.sleep(900)")],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        started = time.monotonic()
-        out = rag_cli("ask", QUESTION, "--backend", "extractive", env={"RAG_INDEX_DIR": str(index)}, timeout=60)
+        # (generous: on a loaded machine importing torch alone can take minutes; the lock is held for 15)
+        out = rag_cli("ask", QUESTION, "--backend", "extractive", env={"RAG_INDEX_DIR": str(index)}, timeout=600)
         assert out.returncode == 0 and "Oh Tae-seok" in out.stdout, out.stderr
-        assert time.monotonic() - started < 60
+        assert holder.poll() is None  # answered while the lock was still held
     finally:
         holder.kill()
         holder.wait()
