@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - started
     finally:
         (workdir / "stop").touch()
-        proc.wait(timeout=120)
+        try:
+            proc.wait(timeout=600)  # the writer finishes its ingest + remove
+        except subprocess.TimeoutExpired:
+            proc.kill()
     swaps = int((workdir / "swaps").read_text())
     print(json.dumps({"loads": loads, "failures": failures, "swaps": swaps, "seconds": round(elapsed, 1),
                       "errors": errors.most_common(5)}))
