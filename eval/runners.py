@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from rag.config import Settings
 from rag.generate.base import BackendError
 from rag.index import FORMAT, Index, open_index
+from rag.load import short_id
 
 from . import metrics
 from .datasets import QA, BeirDataset, seeds_qrels
@@ -135,7 +136,7 @@ def rank_documents(queries: dict[str, str], index: Index, settings: Settings, va
             started = time.perf_counter()
             docs = search_documents(text, index, settings, n=depth, mode=variant.mode, **dict(variant.options))
             latencies.append(time.perf_counter() - started)
-            ranking[qid] = [doc_id for doc_id, _ in docs]
+            ranking[qid] = [short_id(doc_id) for doc_id, _ in docs]  # BEIR _ids
     return out
 
 
@@ -171,11 +172,16 @@ def run_beir(dataset: BeirDataset, settings: Settings, variants: list[Variant], 
 
 
 # --- the seeds set ----------------------------------------------------------------------
+def gold_ids(row: QA, index: Index) -> list[str]:
+    """The index ids of a seeds question's gold documents (``seeds_qa.jsonl`` names their source paths)."""
+    return [d.doc_id for d in index.documents.values() if d.source in row.doc_ids]
+
+
 def evidence_ranks(row: QA, passages: list, index: Index) -> list[int | None]:
     """For each gold evidence string, the rank (0-based) of the first passage holding it, or None."""
     ranks = []
     for evidence in row.evidence:
-        spans = [(d, metrics.evidence_span(index.documents[d].text, evidence)) for d in row.doc_ids if d in index.documents]
+        spans = [(d, metrics.evidence_span(index.documents[d].text, evidence)) for d in gold_ids(row, index)]
         ranks.append(next((i for i, p in enumerate(passages)
                            if any(metrics.passage_has_evidence(p, d, evidence, span) for d, span in spans)), None))
     return ranks
@@ -192,7 +198,7 @@ def evidence_hits(rows: list[QA], index: Index, settings: Settings, variant: Var
         started = time.perf_counter()
         passages, _ = search(row.question, index, settings, k=max(ks), mode=variant.mode, **dict(variant.options))
         latencies.append(time.perf_counter() - started)
-        ranking[row.id] = list(dict.fromkeys(p.doc_id for p in passages))
+        ranking[row.id] = list(dict.fromkeys(short_id(p.doc_id) for p in passages))
         ranks = evidence_ranks(row, passages, index)
         per_q[row.id] = {"type": row.type, "evidence_ranks": ranks,
                          "first_hit": min((r for r in ranks if r is not None), default=None)}
@@ -222,7 +228,7 @@ class BackendSpec:
 def score_answer(row: QA, answer, index: Index | None = None) -> dict:
     """The record of one answer: correctness, citations against the gold, timings, and (given the
     index) whether gold evidence was among the passages the backend saw."""
-    cited = list(dict.fromkeys(c.doc_id for c in answer.citations))
+    cited = list(dict.fromkeys(short_id(c.doc_id) for c in answer.citations))  # as in seeds_qa.jsonl
     record = {"id": row.id, "type": row.type, "abstained": bool(answer.abstained), "text": answer.text,
               "cited": cited, "timings": answer.timings}
     if not row.answerable:

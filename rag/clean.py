@@ -1,5 +1,11 @@
 """Text normalisation and web-boilerplate removal.
 
+Only what is demonstrably page chrome is removed. HTML goes through trafilatura's
+main-content extractor (``html_to_text``). Plain text and Markdown keep every line
+(``clean_plain``) unless the file is a saved web page, recognised by a navigation block
+whose entries recur elsewhere in the file; only such a page goes through ``clean_text``.
+Every cleaner reports how many characters it dropped.
+
 ``clean_text`` classifies every line jusText-style: long prose is *good*; share bars,
 link/tag lists, footers, bylines and breadcrumbs are *chrome*; the rest is *near*
 (medium) or *short* and is resolved by its neighbours. A sidebar heading ("Most
@@ -106,6 +112,46 @@ def normalize(text: str) -> str:
     return BLANK_RUN.sub("\n\n", "\n".join(lines)).strip()
 
 
+NAV_BLOCK_MIN = 3  # consecutive short bullet items that form a menu
+NAV_ITEM_MAX_WORDS = 4
+
+
+def dropped_chars(before: str, after: str) -> int:
+    """Characters (whitespace aside) of ``before`` that are missing from ``after``."""
+    return max(0, len("".join(before.split())) - len("".join(after.split())))
+
+
+def is_saved_web_page(text: str) -> bool:
+    """True when a navigation block of the text repeats: a run of short bullet items one of which
+    also appears as a line elsewhere (a menu shown twice, or a breadcrumb repeating a heading)."""
+    lines = [line.strip() for line in text.split("\n")]
+    bodies = [_body(line).strip().lower() for line in lines]
+    run: list[int] = []
+    for i, line in enumerate([*lines, ""]):
+        if line and _body(line) != line and 0 < len(_words(_body(line))) <= NAV_ITEM_MAX_WORDS:
+            run.append(i)
+            continue
+        if not line and run and i + 1 < len(lines) and lines[i + 1] and _body(lines[i + 1]) != lines[i + 1]:
+            continue  # a blank line inside a bulleted block
+        if len(run) >= NAV_BLOCK_MIN:
+            inside = set(run)
+            for j in run:
+                if any(bodies[k] == bodies[j] for k in range(len(lines)) if k not in inside):
+                    return True
+        run = []
+    return False
+
+
+def clean_plain(text: str) -> tuple[str, int]:
+    """Plain text or Markdown: ``(text, dropped characters)``; every line is kept unless the
+    text is a saved web page (``is_saved_web_page``), which ``clean_text`` cleans."""
+    normalized = normalize(text)
+    if not is_saved_web_page(normalized):
+        return normalized, 0
+    cleaned = clean_text(normalized)
+    return cleaned, dropped_chars(normalized, cleaned)
+
+
 def clean_text(text: str) -> str:
     """Normalise ``text`` and drop web-page boilerplate; kept lines become paragraphs."""
     lines = [line.strip() for line in normalize(text).split("\n") if line.strip()]
@@ -113,10 +159,45 @@ def clean_text(text: str) -> str:
     return "\n\n".join(line for line, kept in zip(lines, keep) if kept)
 
 
-def html_to_text(html: str) -> tuple[str, str]:
-    """``(title, text)`` of an HTML page: chrome elements dropped, blocks as lines, text cleaned."""
+def html_to_text(html: str) -> tuple[str, str, int]:
+    """``(title, text, dropped)`` of an HTML page.
+
+    The main content comes from trafilatura (headings, paragraphs, lists, tables and code kept;
+    navigation, sidebars, share bars, comments and footers dropped); a page too small for it
+    falls back to dropping chrome elements by tag, role, id and class. ``dropped`` counts the
+    visible characters of the page that are not in ``text``.
+    """
+    if not html.strip():
+        return "", "", 0
     soup = BeautifulSoup(html, "html.parser")
     title = _title(soup)
+    for string in soup.find_all(string=True):  # source line breaks inside a paragraph are spaces
+        if type(string) is NavigableString and not string.find_parent(["pre", "textarea"]):
+            string.replace_with(WHITESPACE.sub(" ", string))
+    text = _main_content(str(soup)) or _strip_chrome_elements(soup)
+    text = normalize(ESCAPED_MARKUP.sub(" ", text))
+    visible = _visible_text(html)
+    kept = f"{title}\n{text}" if title and title not in text and title in visible else text  # an <h1> became the title
+    return title, text, dropped_chars(visible, kept)
+
+
+def _main_content(html: str) -> str:
+    import trafilatura
+
+    return trafilatura.extract(html, output_format="txt", include_comments=False, include_tables=True,
+                               include_images=False, include_links=False, include_formatting=False,
+                               favor_precision=True, deduplicate=False, with_metadata=False) or ""
+
+
+def _visible_text(html: str) -> str:
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup.find_all(["script", "style", "noscript", "template", "head"]):
+        tag.decompose()
+    return normalize(soup.get_text("\n"))
+
+
+def _strip_chrome_elements(soup: BeautifulSoup) -> str:
+    """Chrome elements dropped, blocks as lines, text cleaned (for pages trafilatura declines)."""
     for tag in soup.find_all(DROP_TAGS):
         if not tag.decomposed and not (tag.name == "header" and tag.find_parent("article")):
             tag.decompose()
@@ -124,15 +205,12 @@ def html_to_text(html: str) -> tuple[str, str]:
     for tag in soup.find_all(True):
         if not tag.decomposed and _is_chrome_element(tag, total):
             tag.decompose()
-    for string in soup.find_all(string=True):
-        if type(string) is NavigableString and not string.find_parent("pre"):
-            string.replace_with(WHITESPACE.sub(" ", string))
     for tag in soup.find_all(BLOCK_TAGS):
         tag.insert_before("\n")
         tag.insert_after("\n")
     for tag in soup.find_all(CELL_TAGS):
         tag.insert_after(" ")
-    return title, clean_text(ESCAPED_MARKUP.sub(" ", soup.get_text()))
+    return clean_text(ESCAPED_MARKUP.sub(" ", soup.get_text()))
 
 
 # --- line classification ---

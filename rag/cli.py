@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -29,9 +32,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_ingest(args) -> int:
     from .indexer import ingest
 
+    from .load import short_id
+
     report = ingest(args.paths, _settings(args), rebuild=args.rebuild, prune=not args.no_prune)
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    if args.verbose:
+        for doc_id in sorted(report.added + report.updated + report.unchanged):
+            print(f"{short_id(doc_id)}: {report.dropped.get(doc_id, 0)} characters dropped as page chrome")
     print(report.summary())
     return 0 if not report.skipped or report.changed or report.unchanged else 1
 
@@ -47,8 +55,10 @@ def cmd_remove(args) -> int:
 def cmd_list(args) -> int:
     from .indexer import list_documents
 
+    from .load import display_title, short_id
+
     for doc in list_documents(_settings(args)):
-        print(f"{doc.doc_id}\t{len(doc.text)} chars\t{doc.title}")
+        print(f"{short_id(doc.doc_id)}\t{len(doc.text)} chars\t{display_title(doc)}\t{doc.doc_id}")
     return 0
 
 
@@ -71,23 +81,68 @@ def _print_answer(result, as_json: bool) -> None:
         print(json.dumps(asdict(result), indent=1, ensure_ascii=False))
         return
     print(result.text)
+    _print_citations(result.citations)
+
+
+def _print_citations(citations, numbers: dict[int, int] | None = None) -> None:
+    from .load import short_id
+
+    for c in citations:
+        n = numbers.get(c.number, c.number) if numbers else c.number
+        print(f"  [{n}] {short_id(c.doc_id)} chars {c.quote_start}-{c.quote_end}: \"{c.quote}\"")
+
+
+def stream_numbers(result) -> dict[int, int]:
+    """Verified citation number -> the number of the same passage in the prompt (and the stream)."""
+    out = {}
     for c in result.citations:
-        print(f"  [{c.number}] {c.source} chars {c.quote_start}-{c.quote_end}: \"{c.quote}\"")
+        for n, p in enumerate(result.passages, 1):
+            if (p.doc_id, p.start, p.end) == (c.doc_id, c.start, c.end):
+                out[c.number] = n
+                break
+    return out
+
+
+def verified_matches_stream(result, streamed: str) -> bool:
+    """True when the verified answer says what was streamed: the same words and the same passages
+    cited in the same order (markers may sit before or after a full stop)."""
+    from .cite import MARKER
+
+    numbers = stream_numbers(result)
+    if len(numbers) != len(result.citations):
+        return False
+
+    def cited(text: str, mapping: dict[int, int]) -> list[int]:
+        return [mapping.get(int(n), int(n)) for m in MARKER.finditer(text) for n in re.split(r"\s*[,;]\s*", m.group(1))]
+
+    def words(text: str) -> list[str]:
+        return MARKER.sub(" ", text).replace(" .", ".").split()
+
+    return words(result.text) == words(streamed) and cited(result.text, numbers) == cited(streamed, {})
 
 
 def _ask_one(question: str, settings: Settings, history, as_json: bool):
+    """Print the answer as it streams, then its verified citations; the verified text is printed
+    too (after a note) only when verification changed what was streamed."""
     from .pipeline import stream_answer
     from .types import Answer
 
-    result = None
+    result, streamed = None, []
     for item in stream_answer(question, settings=settings, history=history):
         if isinstance(item, Answer):
             result = item
         elif not as_json:
+            streamed.append(item)
             print(item, end="", flush=True)
-    if not as_json:
-        print("\n" + "-" * 40)
-    _print_answer(result, as_json)
+    if as_json:
+        _print_answer(result, as_json)
+        return result
+    print()
+    if verified_matches_stream(result, "".join(streamed)):
+        _print_citations(result.citations, stream_numbers(result))
+    else:
+        print("-" * 40 + "\nVerified answer (unsupported sentences removed, citations checked):")
+        _print_answer(result, False)
     return result
 
 
@@ -134,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Offline question answering over your documents, with citations.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", type=Path, help="index folder (default: ./index of the project, or $RAG_INDEX_DIR)")
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="show library messages (model loading, BM25, PDF warnings); for ingest: characters "
+                             "dropped per document")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", parents=[common], help="add or update documents (files or folders)")
@@ -144,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-overlap", type=int)
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("remove", parents=[common], help="remove documents by id or source path")
+    p = sub.add_parser("remove", parents=[common], help="remove documents by id, source path or absolute path")
     p.add_argument("names", nargs="+")
     p.set_defaults(func=cmd_remove)
 
@@ -180,6 +238,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+NOISY_LOGGERS = ("bm25s", "pypdf", "sentence_transformers", "transformers", "faiss", "httpx")
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Library chatter (weight-loading bars, bm25s debug lines, pypdf notes) only with ``-v``.
+
+    Warnings of ``rag`` itself always show, each naming its file.
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if verbose:
+        return
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .generate.base import BackendError
     from .index import IndexUnavailable
@@ -190,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_eval(argv[1:])
     args = build_parser().parse_args(argv)
+    quiet_libraries(getattr(args, "verbose", False))
     try:
         return args.func(args)
     except (IndexUnavailable, BackendError, KeyError, ValueError) as exc:

@@ -62,6 +62,7 @@ class Settings:
     min_coverage: float = 0.1  # rarity-weighted share of the question's words the answering sentence window must hold
     min_specific: float = 0.0  # share of the question's names and numbers the answering sentence window must hold
     max_evidence_gap: float = 0.25  # how far below the best evidence sentence's score the answering one may be
+    max_question_chars: int = 2000  # longer questions are refused with a message
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -104,6 +105,23 @@ def _coerce(type_name: Any, raw: str, env_name: str) -> Any:
         return raw
     except ValueError as exc:
         raise ValueError(f"{env_name}={raw!r} is not a valid {kind}") from exc
+
+
+class QuestionTooLong(ValueError):
+    """A question over ``Settings.max_question_chars``; the message says so."""
+
+
+def check_question(question: str, settings: Settings) -> str:
+    """The stripped question, or ``ValueError`` when it is empty or longer than the limit."""
+    question = question.strip()
+    if not question:
+        raise ValueError("the question is empty")
+    if len(question) > settings.max_question_chars:
+        raise QuestionTooLong(
+            f"the question is {len(question):,} characters long; the limit is {settings.max_question_chars:,} "
+            "(RAG_MAX_QUESTION_CHARS). Ask a shorter question."
+        )
+    return question
 
 
 _settings: Settings | None = None

@@ -7,7 +7,10 @@ On disk an index folder holds generations and a pointer::
                                vectors.npy, dense.faiss, bm25/
 
 A save writes a complete new generation, fsyncs it, then swaps ``CURRENT``; a crash at any
-point leaves the previous generation live. Nothing is ever unpickled.
+point leaves the previous generation live. A replaced generation stays on disk for
+``GRACE_SECONDS`` after it stopped being current (its folder's mtime marks that moment), so a
+reader that read ``CURRENT`` just before a swap can still read all of it; a reader that was
+slower still retries on the new generation. Nothing is ever unpickled.
 """
 from __future__ import annotations
 
@@ -26,7 +29,10 @@ import numpy as np
 
 from .types import Chunk, Document
 
-FORMAT = 1
+FORMAT = 2  # 2: document ids qualified by their origin folder
+GRACE_SECONDS = 60.0  # how long a replaced generation stays readable
+LOAD_ATTEMPTS = 5
+REBUILD_HINT = "rebuild it with `rag ingest --rebuild PATH...`"
 TOKENIZER = "cl100k_base"
 # What an index is bound to: a different value in the settings means a rebuild.
 BOUND_KEYS = ("format", "embedder", "dimension", "tokenizer", "chunk_size", "chunk_overlap")
@@ -140,7 +146,10 @@ class Index:
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
             _fsync_tree(tmp)
             os.rename(tmp, root / name)
+            previous = current_generation(root)
             _replace_text(root / "CURRENT", name)
+            if previous:
+                os.utime(root / previous)  # the moment it was replaced: GRACE_SECONDS count from here
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -150,37 +159,66 @@ class Index:
 
     @classmethod
     def load(cls, root: Path, expect: dict | None = None) -> "Index":
-        """Open the current generation; if ``expect`` is given, check it was built the same way."""
+        """Open the current generation; if ``expect`` is given, check it was built the same way.
+
+        Never fails because a writer replaced the generation meanwhile: it then loads the new one.
+        """
         root = Path(root)
-        gen = current_generation(root)
-        if gen is None:
-            raise IndexUnavailable(f"no index at {root}: build one with `rag ingest PATH --index {root}`")
+        for attempt in range(LOAD_ATTEMPTS):
+            gen = current_generation(root)
+            if gen is None:
+                raise IndexUnavailable(f"no index at {root}: build one with `rag ingest PATH --index {root}`")
+            try:
+                index = cls._load_generation(root, gen)
+            except IndexUnavailable:
+                if attempt + 1 < LOAD_ATTEMPTS and current_generation(root) != gen:
+                    continue  # a writer swapped generations while this one was read
+                raise
+            if expect is not None:
+                check_compatible(index.config, expect, root)
+            return index
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load_generation(cls, root: Path, gen: str) -> "Index":
         folder = root / gen
-        try:
-            manifest = json.loads((folder / "manifest.json").read_text())
-            docs = {d["doc_id"]: Document(**d) for d in _read_jsonl(folder / "documents.jsonl")}
+        manifest = _read_file(folder / "manifest.json", lambda p: json.loads(p.read_text()))
+        docs = _read_file(folder / "documents.jsonl",
+                          lambda p: {d["doc_id"]: Document(**d) for d in _read_jsonl(p)})
+
+        def read_chunks(path: Path) -> list[Chunk]:
             chunks = []
-            for row in _read_jsonl(folder / "chunks.jsonl"):
+            for row in _read_jsonl(path):
                 doc = docs[row["doc_id"]]
                 chunks.append(Chunk(row["chunk_id"], doc.doc_id, doc.source, doc.title,
                                     doc.text[row["start"]:row["end"]], row["start"], row["end"]))
-            vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexUnavailable(f"index at {folder} is unreadable ({exc}); rebuild it with `rag ingest --rebuild`") from exc
-        config = {k: manifest[k] for k in BOUND_KEYS}
-        if expect is not None:
-            check_compatible(config, expect, root)
+            return chunks
+
+        chunks = _read_file(folder / "chunks.jsonl", read_chunks)
+        vectors = _read_file(folder / "vectors.npy", lambda p: np.load(p, allow_pickle=False))
+        try:
+            config = {k: manifest[k] for k in BOUND_KEYS}
+        except KeyError as exc:
+            raise IndexUnavailable(f"index file {folder / 'manifest.json'} lacks {exc}; {REBUILD_HINT}") from exc
+        if vectors.shape[0] != len(chunks):
+            raise IndexUnavailable(f"index file {folder / 'vectors.npy'} holds {vectors.shape[0]} vectors for "
+                                   f"{len(chunks)} chunks; {REBUILD_HINT}")
         index = cls(config, docs, chunks, vectors)
         index.path, index.generation = root, gen
         index.origins = {k: v.get("origin", "") for k, v in manifest.get("documents", {}).items()}
-        if (folder / "dense.faiss").exists():
+
+        def read_faiss(path: Path):
             import faiss
 
-            index._dense = faiss.read_index(str(folder / "dense.faiss"))
-        if chunks and (folder / "bm25").exists():
+            return faiss.read_index(str(path))
+
+        index._dense = _read_file(folder / "dense.faiss", read_faiss)
+        if index._dense.ntotal != len(chunks) or index._dense.d != config["dimension"]:
+            raise IndexUnavailable(f"index file {folder / 'dense.faiss'} does not match the chunks; {REBUILD_HINT}")
+        if chunks:
             import bm25s
 
-            index._bm25 = bm25s.BM25.load(str(folder / "bm25"), allow_pickle=False)
+            index._bm25 = _read_file(folder / "bm25", lambda p: bm25s.BM25.load(str(p), allow_pickle=False))
         return index
 
 
@@ -266,6 +304,15 @@ def _build_bm25(texts: list[str]):
     return retriever
 
 
+def _read_file(path: Path, read):
+    """``read(path)``; any failure becomes one ``IndexUnavailable`` naming the file and the fix."""
+    try:
+        return read(path)
+    except Exception as exc:  # noqa: BLE001  (faiss, numpy, json, bm25s each raise their own)
+        what = "is missing" if isinstance(exc, FileNotFoundError) else f"is corrupt ({type(exc).__name__}: {exc})"
+        raise IndexUnavailable(f"index file {path} {what}; {REBUILD_HINT}") from exc
+
+
 def _write_jsonl(path: Path, rows) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
@@ -300,8 +347,14 @@ def _replace_text(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def _collect_garbage(root: Path, keep: str) -> None:
-    """Remove older generations and abandoned temporary folders."""
+def _collect_garbage(root: Path, keep: str, grace: float | None = None) -> None:
+    """Remove generations and abandoned temporary folders replaced more than ``grace`` seconds ago."""
+    grace = GRACE_SECONDS if grace is None else grace
+    cutoff = time.time() - grace
     for child in root.iterdir():
         if child.is_dir() and child.name != keep and (child.name.startswith("gen-") or child.name.endswith(".tmp")):
-            shutil.rmtree(child, ignore_errors=True)
+            try:
+                if child.stat().st_mtime < cutoff:
+                    shutil.rmtree(child, ignore_errors=True)
+            except FileNotFoundError:
+                pass

@@ -1,7 +1,10 @@
 """Ingest: load → clean → chunk → embed → index, incrementally by content hash."""
 from __future__ import annotations
 
+import logging
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from .index import Index, IndexUnavailable, current_generation, open_index, writ
 from .load import LoadError, iter_files, read_documents
 from .types import Chunk, Document, IngestReport, Skipped
 
+log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 EMBED_BATCH = 256
 
@@ -59,16 +63,27 @@ def ingest(
         found: dict[str, tuple[Document, str]] = {}
         seen_sources: dict[str, set[str]] = {}
         files = list(iter_files(paths))
-        for file, origin_dir in tqdm(files, desc="reading", unit="file", disable=not _console(progress, len(files))):
+        for item in tqdm(files, desc="reading", unit="file", disable=not _console(progress, len(files))):
+            if isinstance(item, LoadError):
+                report.skipped.append(Skipped(item.path, item.reason))
+                continue
+            file, origin_dir = item
             origin = str(origin_dir.resolve())
             source = file.relative_to(origin_dir).as_posix()
             seen_sources.setdefault(origin, set()).add(source)
             try:
-                docs = read_documents(file, origin_dir)
+                with warnings_name(file):
+                    docs = read_documents(file, origin_dir)
             except LoadError as exc:
                 report.skipped.append(Skipped(str(file), exc.reason))
                 continue
+            except Exception as exc:  # noqa: BLE001  any failure of one file skips that file only
+                log.warning("%s: %s: %s", file, type(exc).__name__, exc)
+                report.skipped.append(Skipped(str(file), f"could not be read ({type(exc).__name__}: {exc})"))
+                continue
             for doc in docs:
+                if doc.dropped:
+                    report.dropped[doc.doc_id] = doc.dropped
                 if doc.doc_id in found:
                     report.skipped.append(Skipped(str(file), f"duplicate document id {doc.doc_id!r} (kept the first)"))
                     continue
@@ -110,25 +125,48 @@ def ingest(
     return report
 
 
-def ensure_index(settings: Settings | None = None, progress: bool | Progress = True) -> IngestReport | None:
-    """Build or refresh the seeds index when the default index is used; a no-op otherwise.
+_reading: ContextVar[str | None] = ContextVar("rag_reading", default=None)
+_base_factory = logging.getLogRecordFactory()
 
-    Refreshing is cheap when nothing changed: files are re-read and hashed, nothing is embedded.
+
+def _record_naming_the_file(*args, **kwargs) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    file = _reading.get()
+    if file and file not in record.getMessage():
+        record.msg, record.args = f"{file}: {record.getMessage()}", None
+    return record
+
+
+logging.setLogRecordFactory(_record_naming_the_file)
+
+
+@contextmanager
+def warnings_name(file: Path):
+    """Log records (pypdf's warnings among them) emitted while ``file`` is read name it."""
+    token = _reading.set(str(file))
+    try:
+        yield
+    finally:
+        _reading.reset(token)
+
+
+def ensure_index(settings: Settings | None = None, progress: bool | Progress = True) -> IngestReport | None:
+    """Build the seeds index when there is no index yet; otherwise do nothing.
+
+    An existing index is never touched (documents a user removed stay removed) and no lock is
+    taken, so a reader never waits for a running ingest.
     """
     settings = settings or get_settings()
-    is_default = settings.index_dir.resolve() == Settings.from_env().index_dir.resolve()
-    exists = current_generation(settings.index_dir) is not None
-    if exists and not is_default:
+    if current_generation(settings.index_dir) is not None:
         return None
     if not settings.seeds_dir.is_dir():
-        if not exists:
-            raise IndexUnavailable(f"no index at {settings.index_dir} and no seeds folder at {settings.seeds_dir}: run `rag ingest PATH`")
-        return None
+        raise IndexUnavailable(f"no index at {settings.index_dir} and no seeds folder at {settings.seeds_dir}: run `rag ingest PATH`")
     return ingest([settings.seeds_dir], settings, progress=progress)
 
 
 def remove(names: Iterable[str], settings: Settings | None = None, *, index: Path | str | None = None) -> list[str]:
-    """Remove documents by id or source path; return the ids removed (unknown names raise)."""
+    """Remove documents by id, source path (relative to the folder it was ingested from) or
+    absolute path; return the ids removed (unknown names raise)."""
     settings = settings or get_settings()
     root = _index_root(settings, index)
     names = list(names)
@@ -136,14 +174,30 @@ def remove(names: Iterable[str], settings: Settings | None = None, *, index: Pat
         old = _open_for_write(root, settings, rebuild=False)
         if not old.generation:
             raise IndexUnavailable(f"no index at {root}")
-        doomed = {d.doc_id for d in old.documents.values() if d.doc_id in names or d.source in names}
-        missing = [n for n in names if not any(n in (d, old.documents[d].source) for d in doomed)]
+        matches = {n: {d for d in old.documents if {n, str(Path(n).expanduser().resolve())} & _names_of(old, d)}
+                   for n in names}
+        ambiguous = {n: ids for n, ids in matches.items()
+                     if len({(old.origins.get(d), old.documents[d].source) for d in ids}) > 1}
+        if ambiguous:
+            raise KeyError("; ".join(f"{n} names {len(ids)} documents ({', '.join(sorted(ids))}): give the id or the "
+                                     "absolute path" for n, ids in ambiguous.items()))
+        doomed = set().union(*matches.values())
+        missing = [n for n, ids in matches.items() if not ids]
         if missing:
             raise KeyError(f"not in the index: {', '.join(missing)}")
         keep = {k: v for k, v in old.documents.items() if k not in doomed}
         origins = {k: v for k, v in old.origins.items() if k in keep}
         _assemble(old, keep, origins, set(), [], np.zeros((0, old.config["dimension"]), np.float32)).save(root)
     return sorted(doomed)
+
+
+def _names_of(index: Index, doc_id: str) -> set[str]:
+    """The names ``remove`` accepts for a document: its id, its source and its absolute path."""
+    doc = index.documents[doc_id]
+    names = {doc_id, doc.source}
+    if index.origins.get(doc_id):
+        names.add(str(Path(index.origins[doc_id]) / doc.source))
+    return names
 
 
 def list_documents(settings: Settings | None = None, *, index: Path | str | None = None) -> list[Document]:

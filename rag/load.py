@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .clean import clean_text, html_to_text, normalize
+from .clean import clean_plain, html_to_text, normalize
 from .types import Document
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
@@ -25,18 +25,49 @@ def content_hash(title: str, text: str) -> str:
     return hashlib.sha256(f"{title}\x00{text}".encode()).hexdigest()
 
 
-def iter_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, Path]]:
+def origin_label(root: Path) -> str:
+    """``<folder name>-<8 hex of its absolute path>``: the prefix of the ids of a folder's documents."""
+    root = Path(root).resolve()
+    return f"{root.name or 'root'}-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"
+
+
+def document_id(root: Path, source: str, inner: str = "") -> str:
+    """A document id unique per origin: ``<origin label>/<source>``, ``#<inner id>`` for a BEIR row."""
+    return f"{origin_label(root)}/{source}" + (f"#{inner}" if inner else "")
+
+
+def short_id(doc_id: str) -> str:
+    """What users see of an id: the BEIR ``_id`` of a .jsonl row, else the source path."""
+    rest = doc_id.split("/", 1)[-1]
+    head, sep, inner = rest.partition(".jsonl#")
+    return inner if sep else rest
+
+
+class OutsideRoot(LoadError):
+    """A symbolic link that leads out of the ingested folder (never followed)."""
+
+
+def iter_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, Path] | OutsideRoot]:
     """Yield ``(file, root)`` for each input file; a directory is walked recursively.
 
     ``root`` is the directory that document ids are made relative to. Hidden files and
-    folders inside a walked directory are passed over.
+    folders inside a walked directory are passed over. A symbolic link inside a walked
+    directory whose target lies outside it is not followed: an ``OutsideRoot`` is yielded
+    in its place, for the caller to report as skipped.
     """
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
+            real_root = path.resolve()
             for file in sorted(path.rglob("*")):
                 rel = file.relative_to(path)
-                if file.is_file() and not any(part.startswith(".") for part in rel.parts):
+                if any(part.startswith(".") for part in rel.parts):
+                    continue
+                if not file.resolve().is_relative_to(real_root):
+                    if file.is_symlink() or file.is_file():
+                        yield OutsideRoot(file, f"a symbolic link to {file.resolve()}, outside {path}; not followed")
+                    continue
+                if file.is_file():
                     yield file, path
         else:
             yield path, path.parent
@@ -54,26 +85,28 @@ def read_documents(path: Path, root: Path) -> list[Document]:
     if len(data) > MAX_BYTES:
         raise LoadError(path, f"larger than {MAX_BYTES // 2**20} MiB")
     source = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    doc_id = document_id(root, source)
     if suffix == ".pdf":
         title, text = _pdf(path, data)
-        docs = [_document(source, source, title, clean_text(text))]
+        docs = [_document(doc_id, source, title, *clean_plain(text))]
     elif suffix == ".jsonl":
-        docs = list(_jsonl(path, source, _decode(path, data)))
+        docs = list(_jsonl(path, root, source, _decode(path, data)))
     elif suffix in {".html", ".htm"}:
-        title, text = html_to_text(_decode(path, data))
-        docs = [_document(source, source, title, text)]
+        title, text, dropped = html_to_text(_decode(path, data))
+        docs = [_document(doc_id, source, title, text, dropped)]
     else:
-        text = clean_text(_decode(path, data))
-        docs = [_document(source, source, _title_line(text), text)]
+        text, dropped = clean_plain(_decode(path, data))
+        docs = [_document(doc_id, source, _title_line(text), text, dropped)]
     docs = [d for d in docs if d.text]
     if not docs:
         raise LoadError(path, "no text after cleaning (empty file?)")
     return docs
 
 
-def _document(doc_id: str, source: str, title: str, text: str) -> Document:
+def _document(doc_id: str, source: str, title: str, text: str, dropped: int = 0) -> Document:
     title = normalize(title)
-    return Document(doc_id=doc_id, source=source, title=title, text=text, hash=content_hash(title, text))
+    return Document(doc_id=doc_id, source=source, title=title, text=text, hash=content_hash(title, text),
+                    dropped=dropped)
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -93,6 +126,12 @@ def _title_line(text: str) -> str:
     return first if len(first) <= 120 and not first.endswith((".", "!", "?", ":")) else ""
 
 
+def display_title(document: Document, limit: int = 100) -> str:
+    """The title, or for a document without one its first line, shortened: what lists show."""
+    text = document.title or document.text.split("\n", 1)[0].strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
 def _pdf(path: Path, data: bytes) -> tuple[str, str]:
     import io
 
@@ -108,7 +147,7 @@ def _pdf(path: Path, data: bytes) -> tuple[str, str]:
     return str(title), "\n\n".join(pages)
 
 
-def _jsonl(path: Path, source: str, text: str) -> Iterator[Document]:
+def _jsonl(path: Path, root: Path, source: str, text: str) -> Iterator[Document]:
     """BEIR-style lines: ``_id`` (or ``id``), optional ``title``, ``text``."""
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -121,4 +160,4 @@ def _jsonl(path: Path, source: str, text: str) -> Iterator[Document]:
             raise LoadError(path, f"line {lineno} is not a JSON object with an id and 'text'") from exc
         if not doc_id:
             raise LoadError(path, f"line {lineno} has no '_id' or 'id'")
-        yield _document(doc_id, source, str(row.get("title") or ""), normalize(str(body)))
+        yield _document(document_id(root, source, doc_id), source, str(row.get("title") or ""), normalize(str(body)))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cite import MARKER, content_words, is_abstention, make_citation
-from .config import Settings
+from .config import Settings, check_question
 from .embed import get_embedder
 from .evidence import Sentence, as_passage, score_sentences, sentence_texts, specific_terms, terms_of, weights_for
 from .generate.base import get_backend
@@ -190,9 +190,7 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
     """
     started = time.perf_counter()
     settings, idx = resolve(settings, index, k=k, **overrides)
-    question = question.strip()
-    if not question:
-        raise ValueError("the question is empty")
+    question = check_question(question, settings)
     backend = get_backend(settings)  # an unreachable endpoint fails here, before any retrieval work
     query = condense(question, history, settings)
     passages, relevance = _search_all([query, question] if query != question else [query], idx, settings)

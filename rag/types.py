@@ -13,6 +13,7 @@ class Document:
     title: str
     text: str
     hash: str
+    dropped: int = 0  # characters the cleaner removed from the file's text (page chrome)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)  # doc_id -> characters cleaned away
     chunks_embedded: int = 0
     seconds: float = 0.0
 

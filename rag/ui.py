@@ -32,12 +32,15 @@ DEFAULT_PORT = 7860
 CONCURRENCY = 4  # chat requests handled at once; the local model queues its own work
 UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_NAME_CHARS = 120
+ECHO_CHARS = 600  # a longer question is shown shortened in the chat
+PARTIAL = ".part"  # an upload being copied: hidden (.name.part) so no ingest ever reads it
 BACKEND_LABELS = {
     "local": "local model (on this machine)",
     "openai": "OpenAI-compatible (hosted)",
     "extractive": "extractive (quotes, no LLM)",
 }
 NOT_FOUND = "Not in the documents"
+BUSY = "Please wait: the previous answer is still being written (or press New chat to stop it)."
 
 
 # --- escaping ---------------------------------------------------------------------------
@@ -99,8 +102,8 @@ def render_answer(answer: Answer, turn: int) -> str:
 
 
 def render_abstention(text: str = "") -> str:
-    detail = f" &#8212; {escape_markdown(text)}" if text else ""
-    return f'<span class="rag-abstain">&#8856; <strong>{NOT_FOUND}.</strong>{detail}</span>'
+    """The decline, said once: the answer's own text (``"The documents do not say."``)."""
+    return f'<span class="rag-abstain">&#8856; <strong>{escape_markdown(text or NOT_FOUND + ".")}</strong></span>'
 
 
 def render_error(message: str) -> str:
@@ -149,6 +152,7 @@ class Turn:
     abstained: bool = False
     error: str = ""
     done: bool = False
+    waiting: str = ""  # shown until the first words arrive, e.g. how many answers are ahead
 
     @property
     def answered(self) -> bool:
@@ -182,11 +186,12 @@ def chat_messages(turns: Sequence[Turn]) -> list[dict]:
     """The Chatbot value (messages format) for the turns of a session."""
     messages = []
     for i, t in enumerate(turns):
-        messages.append({"role": "user", "content": escape_markdown(t.question)})
+        messages.append({"role": "user", "content": escape_markdown(_shorten(t.question, ECHO_CHARS))})
         if t.error:
             content = render_error(t.error)
         elif not t.done:
-            content = render_streaming(t.text) if t.text else '<span class="rag-cursor">Searching the documents&#8230;</span>'
+            waiting = escape_markdown(t.waiting or "Searching the documents\u2026")
+            content = render_streaming(t.text) if t.text else f'<span class="rag-cursor">{waiting}</span>'
         elif t.abstained:
             content = render_abstention(t.text)
         else:
@@ -208,12 +213,14 @@ def _shorten(text: str, limit: int) -> str:
 # --- rendering: documents ---------------------------------------------------------------
 def render_ingest_report(report: IngestReport | None, rejected: Sequence[tuple[str, str]] = ()) -> str:
     """The upload result: the report summary and every rejected file with its reason."""
+    from .load import short_id
+
     parts = []
     if report is not None:
         parts.append(f'<p class="rag-report">{escape_html(report.summary())}</p>')
         changed = report.added + report.updated
         if changed:
-            parts.append("<p>Indexed: " + ", ".join(f"<code>{escape_html(d)}</code>" for d in changed) + "</p>")
+            parts.append("<p>Indexed: " + ", ".join(f"<code>{escape_html(short_id(d))}</code>" for d in changed) + "</p>")
     if rejected:
         items = "".join(
             f"<li><code>{escape_html(name)}</code>: {escape_html(reason)}</li>" for name, reason in rejected
@@ -222,14 +229,28 @@ def render_ingest_report(report: IngestReport | None, rejected: Sequence[tuple[s
     return "".join(parts) or '<p class="rag-empty">No files.</p>'
 
 
-DOCUMENT_COLUMNS = ["Document", "Title", "Characters", "Origin"]
+DOCUMENT_COLUMNS = ["Document", "Title", "Chars", "Origin"]
+DOCUMENT_WIDTHS = ["28%", "44%", "10%", "18%"]
 
 
-def document_rows(documents: Sequence[Document], uploads_dir: Path) -> list[list[Any]]:
+def document_rows(documents: Sequence[Document], origins: dict[str, str], uploads_dir: Path) -> list[list[Any]]:
+    """Rows of the Documents table: short id, title (or first line), length, and where it came from."""
+    from .load import display_title, short_id
+
     return [
-        [d.doc_id, d.title, len(d.text), "upload" if uploaded_file(d, uploads_dir) else "index"]
+        [short_id(d.doc_id), display_title(d), len(d.text),
+         "upload" if uploaded_file(d, origins, uploads_dir) else Path(origins.get(d.doc_id, "")).name or "index"]
         for d in documents
     ]
+
+
+def only_these(report: IngestReport, doc_ids: set[str]) -> IngestReport:
+    """``report`` narrowed to ``doc_ids`` (an upload's report leaves out earlier uploads)."""
+    from dataclasses import replace
+
+    return replace(report, added=[d for d in report.added if d in doc_ids],
+                   updated=[d for d in report.updated if d in doc_ids],
+                   unchanged=[d for d in report.unchanged if d in doc_ids], removed=[])
 
 
 # --- uploads ----------------------------------------------------------------------------
@@ -285,17 +306,46 @@ def upload_target(uploads_dir: Path, name: str) -> Path:
     return target
 
 
-def uploaded_file(document: Document, uploads_dir: Path) -> Path | None:
+def uploaded_file(document: Document, origins: dict[str, str], uploads_dir: Path) -> Path | None:
     """The uploaded file a document came from, if it is one."""
-    candidate = (uploads_dir / document.source).resolve()
     root = uploads_dir.resolve()
-    if candidate.parent == root and candidate.is_file() and candidate.name == document.doc_id:
-        return candidate
-    return None
+    if origins.get(document.doc_id) != str(root):
+        return None
+    candidate = (root / document.source).resolve()
+    return candidate if candidate.parent == root and candidate.is_file() else None
 
 
-def save_uploads(paths: Iterable[str | Path], uploads_dir: Path, existing: dict[str, Document]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Copy uploaded temp files into ``uploads_dir``; return the copies and the rejected files."""
+def clean_partial_uploads(uploads_dir: Path) -> None:
+    """Delete uploads a killed server left half-copied (``.name.part``)."""
+    if uploads_dir.is_dir():
+        for leftover in uploads_dir.glob(f".*{PARTIAL}"):
+            leftover.unlink(missing_ok=True)
+
+
+def discard_temp_upload(path: str | Path) -> None:
+    """Delete Gradio's temporary copy of an uploaded file (and its folder once empty), so it is
+    not kept or served after it was ingested, rejected or removed. Paths outside Gradio's
+    upload folder are never touched."""
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder()).resolve()
+    path = Path(str(path)).resolve()
+    if not path.is_relative_to(folder) or path == folder:
+        return
+    path.unlink(missing_ok=True)
+    if path.parent != folder:
+        try:
+            path.parent.rmdir()
+        except OSError:
+            pass  # not empty
+
+
+def save_uploads(paths: Iterable[str | Path], uploads_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Copy uploaded temp files into ``uploads_dir``; return the copies and the rejected files.
+
+    Each copy is written under a hidden temporary name and renamed when complete, so a copy
+    cut short by a crash is never ingested (``clean_partial_uploads`` deletes it).
+    """
     uploads_dir.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
     rejected: list[tuple[str, str]] = []
@@ -303,15 +353,14 @@ def save_uploads(paths: Iterable[str | Path], uploads_dir: Path, existing: dict[
         original = Path(str(raw)).name
         try:
             target = upload_target(uploads_dir, original)
-            doc = existing.get(target.name)
-            if doc is not None and uploaded_file(doc, uploads_dir) is None:
-                raise UploadRejected(original, f"a document named {target.name} is already in the index (not an upload); rename the file")
             if not Path(raw).is_file():
                 raise UploadRejected(original, "the upload did not arrive")
         except UploadRejected as exc:
             rejected.append((exc.name, exc.reason))
             continue
-        shutil.copyfile(raw, target)
+        partial = target.with_name(f".{target.name}{PARTIAL}")
+        shutil.copyfile(raw, partial)
+        os.replace(partial, target)
         saved.append(target)
     return saved, rejected
 
@@ -366,11 +415,21 @@ class App:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.uploads_dir = uploads_dir_for(settings)
+        self._active = 0  # answers being produced, all sessions together (for the waiting notice)
+        self._active_lock = threading.Lock()
+        clean_partial_uploads(self.uploads_dir)
 
     # chat
     def respond(self, question: str, turns: list[Turn] | None, k=None, mode=None, backend=None,
                 temperature=None) -> Iterator[tuple]:
-        """Stream one answer into the chat: yields (textbox, chatbot, state, sources)."""
+        """Stream one answer into the chat: yields (textbox, chatbot, state, sources).
+
+        The textbox is emptied once, when the question is taken, and then left alone
+        (``KEEP``), so what the user types while the answer streams stays. A question sent
+        while this session's previous answer still streams is refused with a notice and
+        stays in the box.
+        """
+        import gradio as gr
         import rag as api
         from .generate.base import BackendError
 
@@ -379,9 +438,17 @@ class App:
         if not question:
             yield "", chat_messages(turns), turns, render_sources(turns)
             return
+        if turns and not turns[-1].done:
+            gr.Warning(BUSY)
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
         history = history_of(turns)
         turn = Turn(question)
         turns.append(turn)
+        with self._active_lock:
+            ahead, self._active = self._active, self._active + 1
+        if ahead:
+            turn.waiting = f"Waiting: {ahead} other answer{'s' if ahead > 1 else ''} in progress\u2026"
         yield "", chat_messages(turns), turns, render_sources(turns)
         try:
             settings = request_settings(self.settings, k, mode, backend, temperature)
@@ -392,14 +459,17 @@ class App:
                 else:
                     streamed.append(item)
                     turn.text = "".join(streamed)
-                    yield "", chat_messages(turns), turns, render_sources(turns)
+                    yield gr.skip(), chat_messages(turns), turns, render_sources(turns)
         except BackendError as exc:
             turn.error = readable_error(exc)
         except Exception as exc:  # shown in the chat; the traceback goes to the server log only
-            log.exception("answering %r failed", question)
+            log.exception("answering %r failed", _shorten(question, 200))
             turn.error = readable_error(exc)
-        turn.done = True
-        yield "", chat_messages(turns), turns, render_sources(turns)
+        finally:
+            turn.done = True  # also when "New chat" cancels the stream
+            with self._active_lock:
+                self._active -= 1
+        yield gr.skip(), chat_messages(turns), turns, render_sources(turns)
 
     def ask(self, question: str, history: list | None = None, k: int | None = None, mode: str | None = None,
             backend: str | None = None, temperature: float | None = None) -> dict:
@@ -421,70 +491,92 @@ class App:
 
     # documents
     def documents(self) -> list[Document]:
-        import rag as api
-        from .index import IndexUnavailable
+        return self._catalogue()[0]
+
+    def _catalogue(self) -> tuple[list[Document], dict[str, str]]:
+        """The indexed documents (sorted by id) and the folder each was ingested from."""
+        from .index import IndexUnavailable, open_index
 
         try:
-            return api.list_documents(self.settings)
+            index = open_index(self.settings.index_dir)
         except IndexUnavailable:
-            return []
+            return [], {}
+        return sorted(index.documents.values(), key=lambda d: d.doc_id), dict(index.origins)
 
     def document_table(self):
         import gradio as gr
+        from .load import short_id
 
-        docs = self.documents()
+        docs, origins = self._catalogue()
         return (
-            document_rows(docs, self.uploads_dir),
-            gr.update(choices=[d.doc_id for d in docs], value=None),
+            document_rows(docs, origins, self.uploads_dir),
+            gr.update(choices=[(short_id(d.doc_id), d.doc_id) for d in docs], value=None),
         )
 
     def upload(self, files: list[str] | str | None, progress=None) -> tuple:
-        """Copy uploads into the uploads folder and ingest it: (status, files, table, choices)."""
+        """Copy uploads into the uploads folder and ingest it: (status, files, table, choices).
+
+        The report counts only the files of this upload; Gradio's temporary copies are deleted.
+        """
         import rag as api
 
         paths = [files] if isinstance(files, str) else list(files or [])
         report, rejected = None, []
-        if paths:
-            with _WRITE_LOCK:
-                existing = {d.doc_id: d for d in self.documents()}
-                if progress is not None:
-                    progress(0.0, desc="Saving uploads")
-                saved, rejected = save_uploads(paths, self.uploads_dir, existing)
-                if saved:
-                    callback = (lambda f, msg: progress(f, desc=msg)) if progress is not None else False
-                    try:
-                        report = api.ingest([self.uploads_dir], self.settings, prune=False, progress=callback)
-                    except Exception as exc:
-                        log.exception("ingest failed")
-                        rejected.append(("(ingest)", readable_error(exc)))
-                    else:
-                        for skipped in report.skipped:
-                            rejected.append((Path(skipped.path).name, skipped.reason))
-                            bad = Path(skipped.path).resolve()
-                            if bad in saved:
-                                bad.unlink(missing_ok=True)  # do not leave unreadable files behind
+        try:
+            if paths:
+                with _WRITE_LOCK:
+                    if progress is not None:
+                        progress(0.0, desc="Saving uploads")
+                    saved, rejected = save_uploads(paths, self.uploads_dir)
+                    if saved:
+                        report, more = self._ingest_uploads(saved, progress)
+                        rejected += more
+        finally:
+            for path in paths:
+                discard_temp_upload(path)
         table, choices = self.document_table()
         return render_ingest_report(report, rejected), None, table, choices
 
-    def remove(self, doc_id: str | None) -> tuple:
-        """Remove a document (and its uploaded file): (status, table, choices)."""
+    def _ingest_uploads(self, saved: list[Path], progress) -> tuple[IngestReport | None, list[tuple[str, str]]]:
         import rag as api
+        from .load import document_id
 
-        if not doc_id:
+        callback = (lambda f, msg: progress(f, desc=msg)) if progress is not None else False
+        try:
+            report = api.ingest([self.uploads_dir], self.settings, prune=False, progress=callback)
+        except Exception as exc:
+            log.exception("ingest of uploads failed")
+            return None, [("(ingest)", readable_error(exc))]
+        rejected = []
+        for skipped in report.skipped:
+            rejected.append((Path(skipped.path).name, skipped.reason))
+            bad = Path(skipped.path).resolve()
+            if bad in saved:
+                bad.unlink(missing_ok=True)  # do not leave unreadable files behind
+        mine = {document_id(self.uploads_dir, p.name) for p in saved}
+        return only_these(report, mine), rejected
+
+    def remove(self, name: str | None) -> tuple:
+        """Remove a document by id or name (and its uploaded file): (status, table, choices)."""
+        import rag as api
+        from .load import short_id
+
+        if not name:
             table, choices = self.document_table()
             return '<p class="rag-empty">Choose a document to remove.</p>', table, choices
         with _WRITE_LOCK:
-            doc = next((d for d in self.documents() if d.doc_id == doc_id), None)
+            docs, origins = self._catalogue()
             try:
-                removed = api.remove([doc_id], self.settings)
+                removed = api.remove([name], self.settings)
             except Exception as exc:
-                status = f'<p class="rag-error">Could not remove {escape_html(doc_id)}: {escape_html(readable_error(exc))}</p>'
+                status = f'<p class="rag-error">Could not remove {escape_html(name)}: {escape_html(readable_error(exc))}</p>'
             else:
-                file = uploaded_file(doc, self.uploads_dir) if doc is not None else None
-                if file is not None:
+                files = [f for d in docs if d.doc_id in removed
+                         for f in [uploaded_file(d, origins, self.uploads_dir)] if f is not None]
+                for file in files:
                     file.unlink(missing_ok=True)
-                status = "<p>Removed " + ", ".join(f"<code>{escape_html(d)}</code>" for d in removed) + (
-                    " and its uploaded file." if file is not None else ".") + "</p>"
+                status = "<p>Removed " + ", ".join(f"<code>{escape_html(short_id(d))}</code>" for d in removed) + (
+                    " and its uploaded file." if files else ".") + "</p>"
         table, choices = self.document_table()
         return status, table, choices
 
@@ -562,14 +654,21 @@ def build_ui(settings: Settings | None = None):
                     sources = gr.HTML(render_sources([]), label="Sources", elem_id="rag-sources", js_on_load=None)
             ask_inputs = [question, turns, k, mode, backend, temperature]
             ask_outputs = [question, chatbot, turns, sources]
-            question.submit(app.respond, ask_inputs, ask_outputs, api_name="chat", show_progress="hidden",
-                            api_description="Ask in this session's chat (history is kept per session). Streams "
-                                            "(question box, chat messages, Sources panel HTML).")
-            send.click(app.respond, ask_inputs, ask_outputs, api_name="chat_button", show_progress="hidden",
-                       api_visibility="undocumented")
-            clear.click(lambda: ("", [], [], render_sources([])), None, ask_outputs, api_visibility="private")
+            # "minimal" progress shows the queue position when the server is busy, without an overlay.
+            asked = [
+                question.submit(app.respond, ask_inputs, ask_outputs, api_name="chat", show_progress="minimal",
+                                show_progress_on=[chatbot],
+                                api_description="Ask in this session's chat (history is kept per session). Streams "
+                                                "(question box, chat messages, Sources panel HTML)."),
+                send.click(app.respond, ask_inputs, ask_outputs, api_name="chat_button", show_progress="minimal",
+                           show_progress_on=[chatbot], api_visibility="undocumented"),
+            ]
+            # "New chat" stops a streaming answer, so its end cannot bring the old chat back.
+            clear.click(lambda: ("", [], [], render_sources([])), None, ask_outputs, api_visibility="private",
+                        cancels=asked)
             # The Chatbot's own clear (trash) button must forget the session's history too.
-            chatbot.clear(lambda: ([], render_sources([])), None, [turns, sources], api_visibility="private")
+            chatbot.clear(lambda: ([], render_sources([])), None, [turns, sources], api_visibility="private",
+                          cancels=asked)
 
         with gr.Tab("Documents", id="documents"):
             gr.Markdown(f"Upload {', '.join(UPLOAD_SUFFIXES)} files to add them to the index. "
@@ -578,7 +677,7 @@ def build_ui(settings: Settings | None = None):
             status = gr.HTML(label="Status", elem_id="rag-upload-status", js_on_load=None)
             table = gr.Dataframe(headers=DOCUMENT_COLUMNS, datatype=["str", "str", "number", "str"],
                                  interactive=False, label="Indexed documents", elem_id="rag-documents",
-                                 wrap=True)
+                                 column_widths=DOCUMENT_WIDTHS, wrap=False)
             with gr.Row():
                 doomed = gr.Dropdown(label="Document to remove", choices=[], elem_id="rag-remove-choice", scale=3,
                                      allow_custom_value=True)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.clean import clean_text, html_to_text, normalize
+from rag.clean import clean_plain, clean_text, html_to_text, is_saved_web_page, normalize
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def seed(prefix: str) -> str:
@@ -157,7 +158,8 @@ def test_clean_text_is_idempotent(prefix: str) -> None:
 def test_empty_input_gives_empty_output(blank: str) -> None:
     assert normalize(blank) == ""
     assert clean_text(blank) == ""
-    assert html_to_text(blank) == ("", "")
+    assert html_to_text(blank) == ("", "", 0)
+    assert clean_plain(blank) == ("", 0)
 
 
 def test_short_plain_prose_is_kept() -> None:
@@ -210,22 +212,22 @@ def page(article: str) -> str:
 
 
 def test_html_to_text_returns_title_and_article_only() -> None:
-    title, text = html_to_text(page("".join(f"<p>{p}</p>" for p in ARTICLE_HTML)))
+    title, text, _ = html_to_text(page("".join(f"<p>{p}</p>" for p in ARTICLE_HTML)))
     assert title == "Council approves budget"
-    assert text == "\n\n".join(ARTICLE_HTML)
+    assert text == "\n".join(ARTICLE_HTML)  # one block per line
 
 
 def test_html_to_text_joins_inline_markup_and_splits_blocks() -> None:
     html = page("<p>The city <b>council</b> approved a <a href='/b'>new\n   budget</a> today.<br>"
                 "Second line.</p>" + "".join(f"<p>{p}</p>" for p in ARTICLE_HTML))
-    paras = paragraphs(html_to_text(html)[1])
+    paras = html_to_text(html)[1].split("\n")
     assert paras[:2] == ["The city council approved a new budget today.", "Second line."]
 
 
 def test_html_to_text_title_falls_back_to_h1() -> None:
-    title, text = html_to_text(f"<body><h1>Tram &amp; bus plan</h1><p>{ARTICLE_HTML[0]}</p></body>")
+    title, text, _ = html_to_text(f"<body><h1>Tram &amp; bus plan</h1><p>{ARTICLE_HTML[0]}</p></body>")
     assert title == "Tram & bus plan"
-    assert paragraphs(text) == ["Tram & bus plan", ARTICLE_HTML[0]]
+    assert text.split("\n")[-1] == ARTICLE_HTML[0]
 
 
 def test_html_to_text_never_keeps_markup() -> None:
@@ -233,8 +235,82 @@ def test_html_to_text_never_keeps_markup() -> None:
                "<script>alert('script')</script>"
                f"<p>{ARTICLE_HTML[1]} &lt;script&gt;alert(1)&lt;/script&gt;</p>"
                f"<p onclick=\"alert('click')\">{ARTICLE_HTML[2]}</p><!-- <b>hidden</b> -->")
-    title, text = html_to_text(page(hostile))
+    title, text, _ = html_to_text(page(hostile))
     for markup in ("<", ">", "onerror", "onclick", "alert('", "hidden", "tracking pixel"):
         assert markup not in text
     for paragraph in ARTICLE_HTML:
         assert paragraph in text
+
+
+# --- plain text and Markdown: every line is content unless the file is a saved web page ---
+
+NOTES = sorted((FIXTURES / "notes").iterdir())
+
+
+@pytest.mark.parametrize("note", NOTES, ids=[n.name for n in NOTES])
+def test_ordinary_notes_lose_nothing(note: Path) -> None:
+    """Lists, tables, code, addresses, dates, e-mail and "Share"/"Menu" lines, inline markup:
+    all content, none of it dropped."""
+    raw = note.read_text(encoding="utf-8")
+    text, dropped = clean_plain(raw)
+    assert dropped == 0 and not is_saved_web_page(normalize(raw))
+    assert text == normalize(raw)
+
+
+def test_the_reported_note_keeps_its_list_date_contact_and_alarm_day() -> None:
+    text, _ = clean_plain((FIXTURES / "notes" / "shopping.md").read_text())
+    for line in ("- milk", "- eggs", "- bread", "Next review meeting: 12 May 2026", "Contact ann@example.com",
+                 "All rights reserved", "The smoke alarm is tested every Tuesday; the <script> tag"):
+        assert line in text
+
+
+@pytest.mark.parametrize("prefix", ["000", "003"])
+def test_seeds_without_a_repeated_menu_are_kept_whole(prefix: str) -> None:
+    """Seed 003's header lines (ministry, date) are part of the press release: nothing is dropped."""
+    raw = seed(prefix)
+    assert clean_plain(raw) == (normalize(raw), 0)
+
+
+@pytest.mark.parametrize("prefix", ["001", "002"])
+def test_saved_web_pages_are_recognised_by_their_repeated_menu(prefix: str) -> None:
+    raw = seed(prefix)
+    text, dropped = clean_plain(raw)
+    assert is_saved_web_page(normalize(raw)) and text == clean_text(raw)
+    assert dropped == len("".join(normalize(raw).split())) - len("".join(text.split())) > 0
+
+
+# --- real HTML pages: trafilatura's main-content extraction ---
+
+HTML_PAGES = {
+    "blog.html": {
+        "title": "How we cut our heating bill by a third",
+        "kept": ["Our house was built in 1962 and had never had its loft insulated.",
+                 "We laid 270 mm of mineral wool between and over the joists, which took a weekend and cost 640 euros.",
+                 "What else we changed", "Thermostatic valves on all eleven radiators.",
+                 "Draught strips on the front and back doors.", "14,200 kWh", "9,450 kWh",
+                 "The loft insulation paid for itself within the first year."],
+        "dropped": ["Skip to content", "Projects", "Share on Facebook", "Great write-up", "Popular posts",
+                    "rain barrel", "Subscribe", "All rights reserved", "Privacy policy", "cookies"],
+    },
+    "docs.html": {
+        "title": "Configuring the backup job",
+        "kept": ["The backup job copies every vault to a second disk once a night.", "/etc/vault/backup.toml",
+                 'target = "/mnt/backup/vault"', "keep = 14", 'schedule = "02:30"',
+                 "Copies older than the number given in keep are deleted after each successful run, never before.",
+                 "number of nightly copies kept", "zstd-compress each copy",
+                 "systemctl restart vault-backup"],
+        "dropped": ["FAQ", "Edit this page on GitHub", "MIT license", "Restore \u2192"],
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(HTML_PAGES))
+def test_html_pages_keep_the_article_and_drop_the_chrome(name: str) -> None:
+    expected = HTML_PAGES[name]
+    title, text, dropped = html_to_text((FIXTURES / "html" / name).read_text(encoding="utf-8"))
+    assert expected["title"] in title
+    for kept in expected["kept"]:
+        assert kept in text, kept
+    for chrome in expected["dropped"]:
+        assert chrome not in text, chrome
+    assert dropped > 0

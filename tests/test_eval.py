@@ -88,3 +88,31 @@ def test_end_to_end_seeds(tmp_path):
     assert answers["backend"] == "extractive" and len(answers["records"]) == 66
     assert answers["total"]["p50"] is not None
     assert "Seeds QA set" in (out / "report.md").read_text()
+
+
+def test_seeds_questions_match_origin_qualified_ids(seeds_settings):
+    """seeds_qa.jsonl names documents by file name; the index ids carry their origin folder."""
+    from eval.runners import VARIANTS, evidence_hits, gold_ids
+    from rag.index import open_index
+
+    index = open_index(seeds_settings.index_dir)
+    rows = [r for r in load_seeds_qa() if r.answerable]
+    assert all(len(gold_ids(r, index)) == len(r.doc_ids) for r in rows)
+    hits = evidence_hits(rows[:8], index, seeds_settings, VARIANTS["default"])
+    assert hits["hit@10"] >= 0.75 and hits["nDCG@10"] > 0.5
+
+
+def test_beir_rankings_use_the_corpus_ids(tmp_path, tmp_settings):
+    import rag
+    from eval.runners import VARIANTS, rank_documents
+    from rag.index import open_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    rows = [{"_id": "7", "title": "Kale", "text": "Kale is rich in vitamin K."},
+            {"_id": "9", "title": "Aspirin", "text": "Aspirin lowers the risk of heart attack."}]
+    (corpus / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rag.ingest([corpus], tmp_settings, progress=False)
+    ((ranking, _),) = rank_documents({"q": "vitamin in kale"}, open_index(tmp_settings.index_dir), tmp_settings,
+                                     [VARIANTS["default"]])
+    assert ranking["q"][0] == "7" and set(ranking["q"]) == {"7", "9"}

@@ -6,6 +6,7 @@ import pytest
 import rag
 from rag import index as index_mod
 from rag.index import Index, IndexMismatch, IndexUnavailable, current_generation
+from rag.load import short_id
 
 
 def _docs(folder, n=3):
@@ -28,11 +29,11 @@ def test_roundtrip_without_pickle(tmp_path, tmp_settings):
     manifest = json.loads((gen / "manifest.json").read_text())
     assert manifest["embedder"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
     assert (manifest["chunk_size"], manifest["chunk_overlap"], manifest["tokenizer"]) == (200, 40, "cl100k_base")
-    assert set(manifest["documents"]) == {"d0.txt", "d1.txt", "d2.txt"}
+    assert {short_id(d) for d in manifest["documents"]} == {"d0.txt", "d1.txt", "d2.txt"}
     np.load(gen / "vectors.npy", allow_pickle=False)
     idx = Index.load(tmp_settings.index_dir)
     assert len(idx.chunks) == 3 and idx.vectors.shape == (3, 384)
-    assert rag.retrieve("lava and magma", k=1, settings=tmp_settings)[0].doc_id == "d1.txt"
+    assert rag.retrieve("lava and magma", k=1, settings=tmp_settings)[0].source == "d1.txt"
 
 
 def test_crash_during_save_keeps_previous_index(tmp_path, tmp_settings, monkeypatch):
@@ -49,7 +50,7 @@ def test_crash_during_save_keeps_previous_index(tmp_path, tmp_settings, monkeypa
         rag.ingest([docs], tmp_settings, progress=False)
     assert current_generation(tmp_settings.index_dir) == before
     assert not [p for p in tmp_settings.index_dir.iterdir() if p.name.endswith(".tmp")]
-    assert set(Index.load(tmp_settings.index_dir).documents) == {"d0.txt", "d1.txt", "d2.txt"}
+    assert {d.source for d in Index.load(tmp_settings.index_dir).documents.values()} == {"d0.txt", "d1.txt", "d2.txt"}
 
 
 def test_partial_generation_left_by_a_killed_process_is_ignored(tmp_path, tmp_settings):
@@ -86,7 +87,7 @@ def test_other_chunker_is_detected(tmp_path, tmp_settings):
         rag.ingest([docs], other, progress=False)
     report = rag.ingest([docs], other, rebuild=True, progress=False)
     assert report.chunks_embedded == 3
-    assert rag.retrieve("glaciers", k=1, settings=other)[0].doc_id == "d0.txt"
+    assert rag.retrieve("glaciers", k=1, settings=other)[0].source == "d0.txt"
 
 
 def test_hnsw_above_the_exact_limit(tmp_path, tmp_settings):
@@ -94,4 +95,61 @@ def test_hnsw_above_the_exact_limit(tmp_path, tmp_settings):
     rag.ingest([_docs(tmp_path / "docs", n=4)], settings, progress=False)
     idx = Index.load(settings.index_dir)
     assert type(idx.dense).__name__ == "IndexHNSWFlat"
-    assert rag.retrieve("moon gravity tides", k=1, settings=settings, mode="dense")[0].doc_id == "d3.txt"
+    assert rag.retrieve("moon gravity tides", k=1, settings=settings, mode="dense")[0].source == "d3.txt"
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("dense.faiss", lambda p: p.write_bytes(b"not a faiss index")),
+    ("vectors.npy", lambda p: p.write_bytes(b"\x93NUMPY garbage")),
+    ("manifest.json", lambda p: p.write_text("{")),
+    ("documents.jsonl", lambda p: p.unlink()),
+    ("bm25", lambda p: (p / "params.index.json").unlink()),
+])
+def test_every_corrupt_or_missing_file_names_itself_and_the_fix(tmp_path, tmp_settings, name, damage):
+    rag.ingest([_docs(tmp_path / "docs")], tmp_settings, progress=False)
+    root = tmp_settings.index_dir
+    damage(root / current_generation(root) / name)
+    with pytest.raises(IndexUnavailable) as exc:
+        Index.load(root)
+    assert name in str(exc.value) and "rag ingest --rebuild" in str(exc.value)
+
+
+def test_cli_reports_a_corrupt_index_in_one_line(tmp_path, tmp_settings, capsys):
+    from rag.cli import main
+
+    rag.ingest([_docs(tmp_path / "docs")], tmp_settings, progress=False)
+    root = tmp_settings.index_dir
+    (root / current_generation(root) / "dense.faiss").write_bytes(b"garbage")
+    assert main(["search", "glaciers", "--index", str(root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "dense.faiss" in err and "rag ingest --rebuild" in err
+
+
+def test_a_replaced_generation_stays_readable_for_the_grace_period(tmp_path, tmp_settings):
+    docs = _docs(tmp_path / "docs")
+    rag.ingest([docs], tmp_settings, progress=False)
+    root = tmp_settings.index_dir
+    first = current_generation(root)
+    (docs / "d0.txt").write_text("Rivers deposit silt where they meet the sea.")
+    rag.ingest([docs], tmp_settings, progress=False)
+    assert current_generation(root) != first
+    old = Index._load_generation(root, first)  # a reader that read CURRENT just before the swap
+    assert len(old.documents) == 3
+    index_mod._collect_garbage(root, keep=current_generation(root), grace=0)
+    assert not (root / first).exists() and (root / current_generation(root)).is_dir()
+
+
+def test_readers_never_fail_while_a_writer_ingests_and_removes(tmp_path, tmp_settings):
+    """A short run of scripts/stress_index.py: one process loads the index in a tight loop while
+    another ingests and removes documents."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "stress_index.py"), "--seconds", "20",
+                          "--workdir", str(tmp_path / "stress")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["swaps"] >= 10 and result["loads"] >= 500, result
+    assert result["failures"] == 0, result

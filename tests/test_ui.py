@@ -1,6 +1,7 @@
 """The chat UI: pure rendering/upload helpers, then the API of the app running in a subprocess."""
 from __future__ import annotations
 
+import html
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -88,7 +89,7 @@ def test_quote_offsets_outside_the_passage_are_clamped():
 def test_abstention_is_shown_as_not_in_the_documents_without_sources():
     turn = Turn("What is the capital of Peru?", text="The documents do not say.", abstained=True, done=True)
     message = chat_messages([turn])[1]["content"]
-    assert "Not in the documents" in message and "rag-abstain" in message
+    assert "The documents do not say." in html.unescape(message) and "rag-abstain" in message
     assert "rag-cite" not in message
     assert render_answer(Answer("The documents do not say.", abstained=True), 0) == message
     panel = render_sources([turn])
@@ -179,20 +180,115 @@ def test_uploads_cannot_escape_the_upload_folder(tmp_path):
 
 
 def test_save_uploads_copies_good_files_and_explains_the_rest(tmp_path):
+    """A file named like a seed is its own document now (ids are unique per origin folder)."""
     incoming = tmp_path / "incoming"
     incoming.mkdir()
-    good, bad, clash = incoming / "good.md", incoming / "tool.exe", incoming / "seed.txt"
-    for f in (good, bad, clash):
+    good, bad, seedlike = incoming / "good.md", incoming / "tool.exe", incoming / CANADA_DOC
+    for f in (good, bad, seedlike):
         f.write_text("some text")
-    existing = {"seed.txt": Document("seed.txt", "seed.txt", "", "x", "h")}  # a seed, not an upload
-    saved, rejected = save_uploads([good, bad, clash, incoming / "missing.md"], tmp_path / "uploads", existing)
-    assert [p.name for p in saved] == ["good.md"]
+    saved, rejected = save_uploads([good, bad, seedlike, incoming / "missing.md"], tmp_path / "uploads")
+    assert [p.name for p in saved] == ["good.md", CANADA_DOC]
     assert (tmp_path / "uploads" / "good.md").read_text() == "some text"
     reasons = dict(rejected)
     assert "unsupported file type .exe" in reasons["tool.exe"]
-    assert "already in the index" in reasons["seed.txt"]
     assert "did not arrive" in reasons["missing.md"]
-    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == ["good.md"]
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == [CANADA_DOC, "good.md"]  # no .part left
+
+
+def test_a_half_copied_upload_is_never_ingested_and_is_cleaned_up(tmp_path, tmp_settings):
+    from rag.ui import App, uploads_dir_for
+
+    uploads = uploads_dir_for(tmp_settings)
+    uploads.mkdir(parents=True)
+    (uploads / "note.md").write_text("# Note\n\nThe boiler is serviced every October.")
+    (uploads / ".huge.pdf.part").write_bytes(b"%PDF-1.7 cut short by kill -9")
+    report = rag.ingest([uploads], tmp_settings, progress=False)
+    assert [d.rsplit("/", 1)[-1] for d in report.added] == ["note.md"] and not report.skipped
+    App(tmp_settings)  # a (re)starting server deletes leftovers
+    assert sorted(p.name for p in uploads.iterdir()) == ["note.md"]
+
+
+def test_the_decline_is_said_once():
+    from rag.generate.prompt import ABSTAIN
+
+    html = render_answer(Answer(ABSTAIN, abstained=True), turn=0)
+    assert html.count("do not say") == 1 and "Not in the documents" not in html
+    assert chat_messages([Turn("q", ABSTAIN, abstained=True, done=True)])[1]["content"] == html
+
+
+def test_a_huge_question_is_echoed_shortened():
+    content = chat_messages([Turn("why " * 25_000)])[0]["content"]
+    assert 100 < len(content) <= 700 and content.endswith("\u2026")
+
+
+def test_documents_table_shows_short_ids_titles_for_all_seeds_and_origins(seeds_settings, tmp_path):
+    from rag.index import open_index
+    from rag.ui import document_rows
+
+    index = open_index(seeds_settings.index_dir)
+    docs = sorted(index.documents.values(), key=lambda d: d.doc_id)
+    rows = document_rows(docs, index.origins, tmp_path / "uploads")
+    assert [r[0] for r in rows] == [CANADA_DOC, "001_bba25ff5d5374892.txt", "002_b1ecd3794d3bbbb8.txt", UK_DOC]
+    assert all(r[1] for r in rows)  # every seed shows a title (000 and 001 have none of their own)
+    assert rows[0][1].startswith("Korea and Canada will move to full-fledged cooperation")
+    assert {r[3] for r in rows} == {"seeds"}
+
+
+def test_documents_table_fits_its_columns(seeds_settings):
+    import gradio as gr
+
+    from rag.ui import DOCUMENT_COLUMNS, build_ui
+
+    demo = build_ui(seeds_settings)
+    (table,) = [b for b in demo.blocks.values() if isinstance(b, gr.Dataframe)]
+    assert table.column_widths and len(table.column_widths) == len(DOCUMENT_COLUMNS)
+    assert not table.wrap and max(len(c) for c in DOCUMENT_COLUMNS) <= 8
+
+
+def _respond(app, question, turns=None):
+    return list(app.respond(question, turns, backend="extractive"))
+
+
+def test_the_question_box_keeps_what_is_typed_while_the_answer_streams(seeds_settings):
+    import gradio as gr
+
+    from rag.ui import App
+
+    outputs = _respond(App(seeds_settings), "Who signed the space MoU with the Canadian Space Agency?")
+    assert outputs[0][0] == ""  # the question is taken from the box once
+    assert len(outputs) >= 3 and all(o[0] == gr.skip() for o in outputs[1:])  # then the box is left alone
+    assert outputs[-1][2][-1].done and outputs[-1][2][-1].citations
+
+
+def test_a_second_question_while_streaming_is_refused_and_kept(seeds_settings):
+    import gradio as gr
+
+    from rag.ui import App
+
+    streaming = [Turn("Who signed the space MoU?", text="Oh Tae")]
+    assert _respond(App(seeds_settings), "And when?", streaming) == [(gr.skip(),) * 4]
+    assert len(streaming) == 1 and not streaming[0].done
+
+
+def test_the_chat_shows_how_many_answers_are_ahead(seeds_settings):
+    from rag.ui import App
+
+    app = App(seeds_settings)
+    app._active = 2  # two other sessions are being answered
+    first = next(app.respond("Who signed the space MoU with the Canadian Space Agency?", [], backend="extractive"))
+    assert "Waiting: 2 other answers in progress" in html.unescape(first[1][-1]["content"])
+
+
+def test_new_chat_cancels_the_streaming_answer(seeds_settings):
+    from rag.ui import build_ui
+
+    demo = build_ui(seeds_settings)
+    ids = {b.elem_id: b._id for b in demo.blocks.values() if getattr(b, "elem_id", None) in ("rag-clear", "rag-chat")}
+    chat_fns = {i for i, fn in demo.fns.items() if fn.name == "respond"}
+    assert len(chat_fns) == 2  # the question box's submit and the Ask button
+    for trigger in ((ids["rag-clear"], "click"), (ids["rag-chat"], "clear")):  # New chat, the chat's trash button
+        cancelled = {c for fn in demo.fns.values() if trigger in fn.targets for c in fn.cancels}
+        assert chat_fns <= cancelled, trigger
 
 
 # --- the running app, through gradio_client ----------------------------------------------
@@ -201,9 +297,9 @@ def app(tmp_path_factory):
     # The hosted backend points at a closed local port: its failure path without leaving the machine.
     from ui_server import free_port
 
-    with running_app(tmp_path_factory.mktemp("ui-app"),
-                     env={"OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "RAG_RETRIES": "0",
-                          "RAG_TIMEOUT": "10"}) as running:
+    workdir = tmp_path_factory.mktemp("ui-app")
+    with running_app(workdir, env={"OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "RAG_RETRIES": "0",
+                                   "RAG_TIMEOUT": "10", "GRADIO_TEMP_DIR": str(workdir / "gradio-tmp")}) as running:
         yield running
 
 
@@ -230,7 +326,7 @@ def test_app_builds_its_index_and_exposes_named_endpoints(app, client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/ask", "/chat", "/upload", "/remove", "/documents", "/list_documents"} <= set(endpoints)
     docs = client.predict(api_name="/list_documents")
-    assert CANADA_DOC in {d["doc_id"] for d in docs}
+    assert CANADA_DOC in {d["source"] for d in docs}
     assert (app.workdir / "index" / "CURRENT").exists()
     assert "embedding" in app.log_tail(100_000)  # tqdm progress of the seeds build on the console
 
@@ -299,6 +395,13 @@ def test_upload_ask_and_remove_through_the_api(app, client, tmp_path):
     assert "1 added" in status and "tool.exe" in status and "unsupported file type .exe" in status
     assert (app.uploads / "zorblat.md").is_file() and not (app.uploads / "tool.exe").exists()
     assert "zorblat.md" in [row[0] for row in table["data"]]
+    # Gradio's temporary copies, of the accepted and of the rejected file, are gone
+    assert not [p for p in (app.workdir / "gradio-tmp").rglob("*") if p.name in ("zorblat.md", "tool.exe")]
+
+    second = tmp_path / "quillby.md"
+    second.write_text("# Quillby\n\nQuillby is a market town on the river Wend, known for its stone bridge.\n")
+    status, _, _, _ = client.predict([handle_file(str(second))], api_name="/upload")
+    assert "1 added, 0 updated, 0 unchanged" in status, status  # the earlier upload is not counted
 
     result = client.predict("Where and when is the Zorblat festival held?", backend="extractive", api_name="/ask")
     assert "zorblat.md" in {c["source"] for c in result["citations"]}, result
@@ -306,6 +409,6 @@ def test_upload_ask_and_remove_through_the_api(app, client, tmp_path):
     status, table, _ = client.predict("zorblat.md", api_name="/remove")
     assert "Removed" in status and "uploaded file" in status
     assert not (app.uploads / "zorblat.md").exists()
-    assert "zorblat.md" not in {d["doc_id"] for d in client.predict(api_name="/list_documents")}
+    assert "zorblat.md" not in {d["source"] for d in client.predict(api_name="/list_documents")}
     status, _, _ = client.predict("no-such-doc.md", api_name="/remove")
     assert "Could not remove" in status and "not in the index" in status

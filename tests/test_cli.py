@@ -1,0 +1,85 @@
+"""The ``rag`` command, run in subprocesses as a user runs it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from conftest import ROOT, SEEDS
+
+QUESTION = "Who signed the space MoU with the Canadian Space Agency?"
+
+
+def rag_cli(*args: str, env: dict | None = None, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rag.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, **kwargs)
+
+
+def test_ask_prints_the_answer_once_then_its_verified_citations(seeds_settings):
+    out = rag_cli("ask", QUESTION, "--backend", "extractive", "--index", str(seeds_settings.index_dir))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    answer = lines[0]
+    assert "Oh Tae-seok" in answer and out.stdout.count(answer) == 1
+    citations = [line for line in lines[1:] if line.startswith("  [")]
+    assert citations and all("000_5dd565f1f7c88ce4.txt chars" in c or " chars " in c for c in citations)
+    for line in citations:  # every marker of the streamed answer has its citation line
+        assert line.split("]")[0].strip() + "]" in answer
+
+
+def test_ask_is_quiet_unless_verbose(seeds_settings):
+    out = rag_cli("ask", QUESTION, "--backend", "extractive", "--index", str(seeds_settings.index_dir))
+    assert out.returncode == 0, out.stderr
+    assert "Loading weights" not in out.stderr and "DEBUG" not in out.stderr, out.stderr
+    assert out.stderr.strip() == "", out.stderr
+
+
+def test_ingest_verbose_reports_dropped_characters_per_document(tmp_path):
+    index = tmp_path / "index"
+    out = rag_cli("ingest", str(SEEDS), "--index", str(index), "-v")
+    assert out.returncode == 0, out.stderr
+    counts = {line.split(":")[0]: int(line.split(": ")[1].split()[0])
+              for line in out.stdout.splitlines() if "characters dropped" in line}
+    assert set(counts) == {p.name for p in SEEDS.glob("*.txt")}
+    assert counts["000_5dd565f1f7c88ce4.txt"] == 0 and counts["003_27fea56bcbbbd058.txt"] == 0
+    assert counts["002_b1ecd3794d3bbbb8.txt"] > 2000
+
+
+def test_warnings_name_their_file(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ok.txt").write_text("The ferry leaves at nine.")
+    pdf = (ROOT / "tests" / "fixtures" / "bad_xref.pdf").read_bytes()
+    (docs / "bad_xref.pdf").write_bytes(pdf)
+    out = rag_cli("ingest", str(docs), "--index", str(tmp_path / "index"), "-v")
+    warnings = [line for line in out.stderr.splitlines() if line.startswith("WARNING")]
+    assert warnings, out.stderr
+    assert all(str(docs / "bad_xref.pdf") in line for line in warnings), warnings
+
+
+def test_ask_answers_while_an_ingest_holds_the_write_lock(tmp_path, seeds_settings):
+    """Reads never wait for writers: the start-up index check of the default index takes no lock."""
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(seeds_settings.index_dir, index)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from rag.index import write_lock\n"
+        f"with write_lock({str(index)!r}):\n    print('locked', flush=True); time.sleep(900)")],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        # (generous: on a loaded machine importing torch alone can take minutes; the lock is held for 15)
+        out = rag_cli("ask", QUESTION, "--backend", "extractive", env={"RAG_INDEX_DIR": str(index)}, timeout=600)
+        assert out.returncode == 0 and "Oh Tae-seok" in out.stdout, out.stderr
+        assert holder.poll() is None  # answered while the lock was still held
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_huge_question_gets_a_clear_message(seeds_settings):
+    out = rag_cli("ask", "why " * 25_000, "--backend", "extractive", "--index", str(seeds_settings.index_dir))
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith("error: the question is") and "limit is 2,000" in out.stderr
+    assert len(out.stderr) < 300
