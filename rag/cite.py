@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .models import english_stemmer
-from .types import Citation, Passage
+from .types import Citation, Passage, page_fields
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”')]*\s+(?=[\"“(]?[A-Z0-9])|\n+")
@@ -191,4 +191,5 @@ def _citation(number: int, passage: Passage, span: tuple[int, int], score: float
         quote_start=passage.start + span[0],
         quote_end=passage.start + span[1],
         support=round(float(score), 3),
+        **page_fields(passage),
     )

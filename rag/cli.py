@@ -62,7 +62,7 @@ def cmd_search(args) -> int:
         print(json.dumps([asdict(p) for p in passages], indent=1, ensure_ascii=False))
         return 0
     for n, p in enumerate(passages, 1):
-        print(f"[{n}] {p.source} {p.start}-{p.end} score={p.score:.4f}\n    {p.text[:300].replace(chr(10), ' ')}")
+        print(f"[{n}] {_where(p)} {p.start}-{p.end} score={p.score:.4f}\n    {p.text[:300].replace(chr(10), ' ')}")
     return 0
 
 
@@ -72,7 +72,12 @@ def _print_answer(result, as_json: bool) -> None:
         return
     print(result.text)
     for c in result.citations:
-        print(f"  [{c.number}] {c.source} chars {c.quote_start}-{c.quote_end}: \"{c.quote}\"")
+        print(f"  [{c.number}] {_where(c)} chars {c.quote_start}-{c.quote_end}: \"{c.quote}\"")
+
+
+def _where(hit) -> str:
+    """``source, p. 12`` for a passage or citation of a paged document, else the source."""
+    return f"{hit.source}, {hit.page_label}" if hit.page_label else hit.source
 
 
 def _ask_one(question: str, settings: Settings, history, as_json: bool):

@@ -128,7 +128,8 @@ class Index:
             _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in self.documents.values()))
             _write_jsonl(
                 tmp / "chunks.jsonl",
-                ({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end} for c in self.chunks),
+                ({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
+                  **({"page": c.page} if c.page else {})} for c in self.chunks),
             )
             with open(tmp / "vectors.npy", "wb") as f:
                 np.save(f, self.vectors, allow_pickle=False)
@@ -158,12 +159,14 @@ class Index:
         folder = root / gen
         try:
             manifest = json.loads((folder / "manifest.json").read_text())
-            docs = {d["doc_id"]: Document(**d) for d in _read_jsonl(folder / "documents.jsonl")}
+            docs = {d["doc_id"]: Document(**{**d, "pages": tuple(map(tuple, d.get("pages", ())))})
+                    for d in _read_jsonl(folder / "documents.jsonl")}
             chunks = []
             for row in _read_jsonl(folder / "chunks.jsonl"):
                 doc = docs[row["doc_id"]]
                 chunks.append(Chunk(row["chunk_id"], doc.doc_id, doc.source, doc.title,
-                                    doc.text[row["start"]:row["end"]], row["start"], row["end"]))
+                                    doc.text[row["start"]:row["end"]], row["start"], row["end"],
+                                    **doc.page_info(row.get("page", 0))))
             vectors = np.load(folder / "vectors.npy", allow_pickle=False)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexUnavailable(f"index at {folder} is unreadable ({exc}); rebuild it with `rag ingest --rebuild`") from exc

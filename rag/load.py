@@ -7,9 +7,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .clean import clean_text, html_to_text, normalize
+from .readers import READERS, Page, ReadError
 from .types import Document
 
-SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", *READERS}
+PAGE_SEP = "\n\n"
 MAX_BYTES = 200 * 1024 * 1024
 
 
@@ -54,9 +56,12 @@ def read_documents(path: Path, root: Path) -> list[Document]:
     if len(data) > MAX_BYTES:
         raise LoadError(path, f"larger than {MAX_BYTES // 2**20} MiB")
     source = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-    if suffix == ".pdf":
-        title, text = _pdf(path, data)
-        docs = [_document(source, source, title, clean_text(text))]
+    if suffix in READERS:
+        try:
+            title, pages = READERS[suffix](path, data)
+        except ReadError as exc:
+            raise LoadError(path, str(exc)) from exc
+        docs = [_paged_document(source, _file_title(path, title), pages)]
     elif suffix == ".jsonl":
         docs = list(_jsonl(path, source, _decode(path, data)))
     elif suffix in {".html", ".htm"}:
@@ -71,9 +76,39 @@ def read_documents(path: Path, root: Path) -> list[Document]:
     return docs
 
 
-def _document(doc_id: str, source: str, title: str, text: str) -> Document:
+def _document(doc_id: str, source: str, title: str, text: str,
+              pages: tuple[tuple[str, int, int], ...] = ()) -> Document:
     title = normalize(title)
-    return Document(doc_id=doc_id, source=source, title=title, text=text, hash=content_hash(title, text))
+    return Document(doc_id=doc_id, source=source, title=title, text=text, hash=content_hash(title, text), pages=pages)
+
+
+def _paged_document(source: str, title: str, pages: list[Page]) -> Document:
+    """Pages joined by a blank line, each page's span recorded (an unlabelled single page: unpaged).
+
+    Page text is normalised line by line, not boilerplate-filtered: short lines such as table
+    rows are content in these formats.
+    """
+    parts, spans, at = [], [], 0
+    for label, raw in pages:
+        text = "\n".join(line.strip() for line in normalize(raw).split("\n") if line.strip())
+        if parts:
+            at += len(PAGE_SEP)
+        spans.append((label, at, at + len(text)))
+        parts.append(text)
+        at += len(text)
+    paged = len(pages) > 1 or (pages and pages[0][0])
+    return _document(source, source, title, PAGE_SEP.join(parts), tuple(spans) if paged else ())
+
+
+def _file_title(path: Path, title: str) -> str:
+    """The embedded title, prefixed by the file name when the title does not contain it.
+
+    Retrieval sees the title with every chunk, so a filing named ``3M_2018_10K.pdf`` gives each
+    of its chunks the company, year and form even when the page text does not repeat them.
+    """
+    name = " ".join(path.stem.replace("_", " ").replace("-", " ").split())
+    title = normalize(title)
+    return title if name.lower() in title.lower() else f"{name} — {title}" if title else name
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -91,21 +126,6 @@ def _title_line(text: str) -> str:
     if first.startswith("# "):
         return first[2:].strip()
     return first if len(first) <= 120 and not first.endswith((".", "!", "?", ":")) else ""
-
-
-def _pdf(path: Path, data: bytes) -> tuple[str, str]:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata.title if reader.metadata else None) or ""
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise LoadError(path, f"unreadable PDF: {exc}") from exc
-    return str(title), "\n\n".join(pages)
 
 
 def _jsonl(path: Path, source: str, text: str) -> Iterator[Document]:
