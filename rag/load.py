@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def _file_title(path: Path, title: str) -> str:
     of its chunks the company, year and form even when the page text does not repeat them.
     """
     name = " ".join(path.stem.replace("_", " ").replace("-", " ").split())
-    title = normalize(title)
+    title = normalize(title) if re.search(r"[^\W\d_]{2}", title) else ""  # not an id like 0001018724-18-000005
     return title if name.lower() in title.lower() else f"{name} — {title}" if title else name
 
 
