@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 Page = tuple[str, str]
 CELL_SEP = " | "
 OCR_DPI = 300
-MIN_TEXT_CHARS = 16  # a page with less text than this is treated as having no text layer
+MIN_TEXT_CHARS = 16  # a page with less text than this and an image is treated as scanned
 
 
 class ReadError(ValueError):
@@ -45,7 +45,7 @@ def read_pdf(path: Path, data: bytes) -> tuple[str, list[Page]]:
             textpage = page.get_textpage()
             text = textpage.get_text_range()
             textpage.close()
-            if len(text.strip()) < MIN_TEXT_CHARS:
+            if len(text.strip()) < MIN_TEXT_CHARS and _has_image(page):
                 if ocr:
                     text = _ocr(page, ocr) or text
                 else:
@@ -59,6 +59,13 @@ def read_pdf(path: Path, data: bytes) -> tuple[str, list[Page]]:
                     "(sudo apt-get install tesseract-ocr) to OCR %s", path, "s" if len(scanned) > 1 else "",
                     _ranges(scanned), "ve" if len(scanned) > 1 else "s", "them" if len(scanned) > 1 else "it")
     return title, pages
+
+
+def _has_image(page) -> bool:
+    """Whether the page shows an image (a blank page is not a scanned one)."""
+    import pypdfium2.raw as pdfium_c
+
+    return next(iter(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2)), None) is not None
 
 
 def _ocr(page, tesseract: str) -> str:

@@ -196,3 +196,10 @@ def test_scanned_pdf_is_ocrd(tmp_path, tesseract):
     first, second = (doc.text[s:e].lower() for _, s, e in doc.pages)
     assert "three hearts" in first and "blue blood" in first
     assert "nautilus corporation" in second and "4,812" in second
+
+
+def test_blank_pages_are_not_reported_as_scanned(tmp_path, caplog):
+    (tmp_path / "blank.pdf").write_bytes(make_pdf([PAGES[0], ""]))
+    with caplog.at_level(logging.WARNING, logger="rag.readers"):
+        [doc] = read_documents(tmp_path / "blank.pdf", tmp_path)
+    assert len(doc.pages) == 2 and "no text layer" not in caplog.text
