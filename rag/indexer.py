@@ -77,7 +77,8 @@ def ingest(
                     report.skipped.append(Skipped(str(file), f"duplicate document id {doc.doc_id!r} (kept the first)"))
                     continue
                 found[doc.doc_id] = (doc, origin)
-        _callback(progress, 0.1, f"read {len(found)} documents from {len(files)} files")
+        pages = sum(len(doc.pages) for doc, _ in found.values())
+        _callback(progress, 0.1, f"read {len(found)} documents ({pages} pages) from {len(files)} files")
 
         keep: dict[str, Document] = dict(old.documents)
         origins = dict(old.origins)

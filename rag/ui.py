@@ -499,6 +499,7 @@ CSS = """
 .rag-source.rag-flash { animation: rag-flash 1.6s ease-out; }
 @keyframes rag-flash { from { background: #fde68a; } to { background: transparent; } }
 .rag-source-head { font-weight: 600; }
+.rag-page { font-weight: 400; color: var(--body-text-color-subdued); }
 .rag-num { color: var(--color-accent); margin-right: 0.2em; }
 .rag-source-meta { color: var(--body-text-color-subdued); font-size: 0.9em; margin: 0.15em 0 0.35em; }
 .rag-passage { margin: 0; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary); white-space: pre-wrap; }
