@@ -1,6 +1,6 @@
 """Compare PDF text extractors on the FinanceBench filings: speed and text quality.
 
-    .venv/bin/python scripts/compare_pdf_extractors.py ../shared/datasets/financebench [--out docs/pdf-extractors.md]
+    .venv/bin/python scripts/compare_pdf_extractors.py ../shared/datasets/financebench [--files A,B] [--out FILE]
 
 Per extractor: files opened, pages, pages/s, and two quality measures on the pages that the
 54 questions cite as evidence:
@@ -69,10 +69,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dataset", type=Path)
     ap.add_argument("--only", help="comma-separated extractor names")
+    ap.add_argument("--files", help="comma-separated file stems to use instead of all the filings")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     questions = [json.loads(ln) for ln in (args.dataset / "questions.jsonl").read_text().splitlines() if ln.strip()]
     pdfs = sorted((args.dataset / "pdfs").glob("*.pdf"))
+    if args.files:
+        pdfs = [p for p in pdfs if p.stem in args.files.split(",")]
     names = args.only.split(",") if args.only else list(EXTRACTORS)
     rows = []
     for name in names:
