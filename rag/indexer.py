@@ -183,10 +183,12 @@ def _embed(chunks: list[Chunk], settings: Settings, progress: bool | Progress, o
     texts = [Index.chunk_text(c) for c in chunks]
     keys = [_text_key(t) for t in texts]
     known = _known_vectors(set(keys), old, root / PARTIAL if root else None, settings.embedder)
-    todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values())
+    # Longest first, so each batch pads little (the encoder sorts only within one call) and the
+    # ETA errs on the long side.
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values(), key=lambda j: -len(texts[j]))
     bar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not _console(progress, len(todo)))
     started = time.perf_counter()
-    for n, i in enumerate(range(0, len(todo), EMBED_BATCH)):
+    for i in range(0, len(todo), EMBED_BATCH):
         batch = todo[i : i + EMBED_BATCH]
         vectors = embedder.encode([texts[j] for j in batch], batch_size=settings.batch_size)
         known.update({keys[j]: v for j, v in zip(batch, vectors)})
