@@ -171,8 +171,8 @@ def _assemble(old: Index, keep: dict[str, Document], origins: dict[str, str], re
 
 def _embed(chunks: list[Chunk], settings: Settings, progress: bool | Progress, old: Index | None = None,
            root: Path | None = None) -> tuple[np.ndarray, int]:
-    """Vectors of ``chunks`` and how many were encoded; a chunk whose embedded text is already in ``old`` or in the partial
-    batches an interrupted ingest left under ``root`` is not embedded again.
+    """Vectors of ``chunks`` and how many were encoded. A chunk whose embedded text is already in
+    ``old``, or in the batches an interrupted ingest left under ``root``, is not encoded again.
 
     Each batch is written to ``root/PARTIAL`` as soon as it is embedded (``.npy`` + JSON hashes),
     so a re-run after Ctrl-C resumes where it stopped; a successful save removes the folder.
