@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beir", type=Path, action="append", default=[], metavar="DIR",
                    help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv); repeatable")
     p.add_argument("--financebench", type=Path, metavar="DIR", help="the FinanceBench folder (pdfs/, "
-                   "questions.jsonl): index all filings, measure retrieval and answers; writes <out>/financebench/")
+                   "questions.jsonl): index all filings, measure retrieval and answers; writes <out>/financebench/ "
+                   "(with --grid bm25: BM25 retrieval only, nothing embedded)")
     p.add_argument("--split", default="test", help="qrels split of the BEIR sets (default: test)")
     p.add_argument("--seeds", action="store_true", help="also run the seeds QA set (the default without --beir)")
     p.add_argument("--qa", type=Path, help="the seeds QA file (default: eval/seeds_qa.jsonl)")

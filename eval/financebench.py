@@ -1,6 +1,7 @@
 """FinanceBench: all 23 filings in one index, then each of the 54 questions asked of it.
 
     rag eval --financebench ../shared/datasets/financebench [--backends local,extractive]
+    rag eval --financebench ../shared/datasets/financebench --grid bm25   # BM25 only, nothing embedded
 
 Measures, per the issue's definitions:
 - ingest pages/s for the whole collection (model load excluded, a fresh index);
@@ -109,16 +110,47 @@ def build(folder: Path, settings: Settings, cache: Path | None) -> tuple[Path, d
     return root, built
 
 
-def run_financebench(folder: Path, settings: Settings, specs: list, cache: Path | None = None) -> dict:
-    """Build the index, then measure retrieval and each answer backend (``BackendSpec`` list)."""
+def lexical_index(folder: Path, settings: Settings) -> tuple:
+    """All filings read and chunked exactly as ingest does, in memory, with BM25 and no embeddings
+    (zero vectors): enough to measure ``mode="bm25"`` retrieval when embedding all chunks is too slow."""
+    import numpy as np
+
+    from rag.chunk import chunk_document
+    from rag.embed import get_embedder
+    from rag.index import Index
+    from rag.load import iter_files, read_documents
+
+    started = time.perf_counter()
+    docs = {d.doc_id: d for f, r in iter_files([folder / "pdfs"]) for d in read_documents(f, r)}
+    chunks = [c for d in docs.values() for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap)]
+    dim = get_embedder(settings.embedder, settings.threads).dimension
+    index = Index(Index.make_config(settings, dim), docs, chunks, np.zeros((len(chunks), dim), np.float32))
+    index.bm25  # built now, so its time counts
+    seconds = time.perf_counter() - started
+    pages = sum(len(d.pages) for d in docs.values())
+    return index, {"documents": len(docs), "pages": pages, "chunks": len(chunks), "skipped": [],
+                   "seconds": round(seconds, 1), "chunks_embedded": 0, "resumed": False, "lexical only": True,
+                   "pages_per_s": round(pages / seconds, 2), "chunks_per_s": round(len(chunks) / seconds, 2)}
+
+
+def run_financebench(folder: Path, settings: Settings, specs: list, cache: Path | None = None,
+                     lexical: bool = False) -> dict:
+    """Build the index, then measure retrieval and each answer backend (``BackendSpec`` list).
+
+    ``lexical``: BM25 retrieval over an in-memory index without embeddings, and no answers.
+    """
     import rag
     from rag.index import open_index
     from rag.search import search, search_documents
 
     questions = load_questions(folder)
-    root, build_stats = build(folder, settings, cache)
-    settings = settings.replace(index_dir=root)
-    index = open_index(root)
+    if lexical:
+        index, build_stats = lexical_index(folder, settings)
+        settings, specs = settings.replace(mode="bm25"), []
+    else:
+        root, build_stats = build(folder, settings, cache)
+        settings = settings.replace(index_dir=root)
+        index = open_index(root)
     per_q = []
     for q in questions:
         passages, _ = search(q["question"], index, settings, k=max(HIT_KS))
@@ -165,7 +197,9 @@ def _summary(rows: list[dict], systems: list[str]) -> dict:
 
 def markdown(result: dict, command: str) -> str:
     b, s = result["build"], result["summary"]
-    speed = (f"**{b['pages_per_s']} pages/s** ({b['chunks_per_s']} chunks/s)" if b["pages_per_s"] else
+    speed = (f"read, chunked and BM25-indexed at {b['pages_per_s']} pages/s, **no embeddings: retrieval is BM25 "
+             f"only**" if b.get("lexical only") else
+             f"**{b['pages_per_s']} pages/s** ({b['chunks_per_s']} chunks/s)" if b["pages_per_s"] else
              f"speed not measured (the build resumed an interrupted one; {b['chunks_embedded']} chunks embedded here)")
     lines = ["# FinanceBench (23 filings, 54 questions)", "", f"Command: `{command}`", "",
              f"Ingest: {b['documents']} filings, {b['pages']} pages, {b['chunks']} chunks in {b['seconds']} s — "
@@ -187,8 +221,9 @@ def main(args, settings: Settings, specs: list, argv: list[str]) -> int:
     import shlex
 
     command = "rag eval " + shlex.join(argv)
-    result = run_financebench(args.financebench, settings, specs, args.cache)
-    out = args.out / "financebench"
+    lexical = args.grid == "bm25"
+    result = run_financebench(args.financebench, settings, specs, args.cache, lexical=lexical)
+    out = args.out / ("financebench-bm25" if lexical else "financebench")
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"command": command, **result}, indent=1, ensure_ascii=False))
     text = markdown(result, command)
