@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--squad-n", type=int, default=200, help="questions of each kind in the SQuAD sample (default 200)")
     p.add_argument("--squad-split", choices=("test", "tune"), default="test",
                    help="the reported sample, or a disjoint one for tuning (default test)")
+    p.add_argument("--financebench", type=Path, metavar="DIR", help="the FinanceBench folder (pdfs/, "
+                   "questions.jsonl): index all filings, measure retrieval and answers; writes <out>/financebench/ "
+                   "(with --grid bm25: BM25 retrieval only, nothing embedded)")
     p.add_argument("--split", default="test", help="qrels split of the BEIR sets (default: test)")
     p.add_argument("--seeds", action="store_true", help="also run the seeds QA set (the default without --beir)")
     p.add_argument("--qa", type=Path, help="the seeds QA file (default: eval/seeds_qa.jsonl)")
@@ -73,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     settings = Settings.from_env(chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
+    if args.financebench:
+        from .financebench import main as financebench_main
+
+        return financebench_main(args, settings, backend_specs(args.backends, args.models, settings.llm_model), argv)
     names = [n.strip() for n in args.grid.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:

@@ -26,17 +26,25 @@ def _splitter(chunk_size: int, chunk_overlap: int):
 
 
 def chunk_document(doc: Document, chunk_size: int = 200, chunk_overlap: int = 40) -> list[Chunk]:
-    """Split ``doc.text``; every chunk satisfies ``doc.text[start:end] == chunk.text``."""
+    """Split ``doc.text``; every chunk satisfies ``doc.text[start:end] == chunk.text``.
+
+    A paged document is split page by page, so no chunk straddles two pages and each chunk
+    records its 1-based page and the page's span.
+    """
+    splitter = _splitter(chunk_size, chunk_overlap)
+    spans = [(0, len(doc.text))] if not doc.pages else [(start, end) for _, start, end in doc.pages]
     chunks: list[Chunk] = []
-    cursor = 0
-    for piece in _splitter(chunk_size, chunk_overlap).split_text(doc.text):
-        # Pieces come in order and may overlap: search from just after the previous start.
-        start = doc.text.find(piece, cursor)
-        if start < 0:  # never expected: pieces are verbatim substrings
-            start = doc.text.find(piece)
-        if start < 0:
-            raise ValueError(f"chunk of {doc.doc_id} not found in its text")
-        end = start + len(piece)
-        chunks.append(Chunk(f"{doc.doc_id}#{len(chunks)}", doc.doc_id, doc.source, doc.title, piece, start, end))
-        cursor = start + 1
+    for page, (lo, hi) in enumerate(spans, 1 if doc.pages else 0):
+        text = doc.text[lo:hi]
+        cursor = 0
+        for piece in splitter.split_text(text):
+            # Pieces come in order and may overlap: search from just after the previous start.
+            start = text.find(piece, cursor)
+            if start < 0:  # never expected: pieces are verbatim substrings
+                start = text.find(piece)
+            if start < 0:
+                raise ValueError(f"chunk of {doc.doc_id} not found in its text")
+            cursor = start + 1
+            chunks.append(Chunk(f"{doc.doc_id}#{len(chunks)}", doc.doc_id, doc.source, doc.title, piece,
+                                lo + start, lo + start + len(piece), **doc.page_info(page)))
     return chunks

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from .models import english_stemmer
-from .types import Citation, Passage
+from .types import Citation, Passage, page_fields
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”')]*\s+(?=[\"“(]?[A-Z0-9])|\n+")
@@ -75,4 +75,5 @@ def make_citation(number: int, passage: Passage, span: tuple[int, int], score: f
         quote_start=passage.start + span[0],
         quote_end=passage.start + span[1],
         support=round(float(score), 3),
+        **page_fields(passage),
     )

@@ -134,7 +134,8 @@ class Index:
             _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in self.documents.values()))
             _write_jsonl(
                 tmp / "chunks.jsonl",
-                ({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end} for c in self.chunks),
+                ({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
+                  **({"page": c.page} if c.page else {})} for c in self.chunks),
             )
             with open(tmp / "vectors.npy", "wb") as f:
                 np.save(f, self.vectors, allow_pickle=False)
@@ -184,14 +185,16 @@ class Index:
         folder = root / gen
         manifest = _read_file(folder / "manifest.json", lambda p: json.loads(p.read_text()))
         docs = _read_file(folder / "documents.jsonl",
-                          lambda p: {d["doc_id"]: Document(**d) for d in _read_jsonl(p)})
+                          lambda p: {d["doc_id"]: Document(**{**d, "pages": tuple(map(tuple, d.get("pages", ())))})
+                                     for d in _read_jsonl(p)})
 
         def read_chunks(path: Path) -> list[Chunk]:
             chunks = []
             for row in _read_jsonl(path):
                 doc = docs[row["doc_id"]]
                 chunks.append(Chunk(row["chunk_id"], doc.doc_id, doc.source, doc.title,
-                                    doc.text[row["start"]:row["end"]], row["start"], row["end"]))
+                                    doc.text[row["start"]:row["end"]], row["start"], row["end"],
+                                    **doc.page_info(row.get("page", 0))))
             return chunks
 
         chunks = _read_file(folder / "chunks.jsonl", read_chunks)

@@ -1,10 +1,18 @@
 """Ingest: load → clean → chunk → embed → index, incrementally by content hash."""
 from __future__ import annotations
 
+<<<<<<< HEAD
 import logging
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
+=======
+import hashlib
+import json
+import shutil
+import time
+import uuid
+>>>>>>> issue-12
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -88,7 +96,8 @@ def ingest(
                     report.skipped.append(Skipped(str(file), f"duplicate document id {doc.doc_id!r} (kept the first)"))
                     continue
                 found[doc.doc_id] = (doc, origin)
-        _callback(progress, 0.1, f"read {len(found)} documents from {len(files)} files")
+        pages = sum(len(doc.pages) for doc, _ in found.values())
+        _callback(progress, 0.1, f"read {len(found)} documents ({pages} pages) from {len(files)} files")
 
         keep: dict[str, Document] = dict(old.documents)
         origins = dict(old.origins)
@@ -114,12 +123,12 @@ def ingest(
                     origins.pop(doc_id, None)
 
         new_chunks = [c for doc in todo for c in chunk_document(doc, settings.chunk_size, settings.chunk_overlap)]
-        new_vectors = _embed(new_chunks, settings, progress)
-        report.chunks_embedded = len(new_chunks)
+        new_vectors, report.chunks_embedded = _embed(new_chunks, settings, progress, old, root)
         if report.changed or rebuild or old.generation == "":
             index_obj = _assemble(old, keep, origins, set(report.updated), new_chunks, new_vectors)
             index_obj.exact_limit = settings.exact_limit
             index_obj.save(root)
+        shutil.rmtree(root / PARTIAL, ignore_errors=True)
     _callback(progress, 1.0, "done")
     report.seconds = time.perf_counter() - started
     return report
@@ -218,19 +227,75 @@ def _assemble(old: Index, keep: dict[str, Document], origins: dict[str, str], re
     return index
 
 
-def _embed(chunks: list[Chunk], settings: Settings, progress: bool | Progress) -> np.ndarray:
+def _embed(chunks: list[Chunk], settings: Settings, progress: bool | Progress, old: Index | None = None,
+           root: Path | None = None) -> tuple[np.ndarray, int]:
+    """Vectors of ``chunks`` and how many were encoded. A chunk whose embedded text is already in
+    ``old``, or in the batches an interrupted ingest left under ``root``, is not encoded again.
+
+    Each batch is written to ``root/PARTIAL`` as soon as it is embedded (``.npy`` + JSON hashes),
+    so a re-run after Ctrl-C resumes where it stopped; a successful save removes the folder.
+    """
     embedder = get_embedder(settings.embedder, settings.threads)
     if not chunks:
-        return np.zeros((0, embedder.dimension), dtype=np.float32)
+        return np.zeros((0, embedder.dimension), dtype=np.float32), 0
     texts = [Index.chunk_text(c) for c in chunks]
-    parts = []
-    bar = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not _console(progress, len(texts)))
-    for i in range(0, len(texts), EMBED_BATCH):
-        parts.append(embedder.encode(texts[i : i + EMBED_BATCH], batch_size=settings.batch_size))
-        bar.update(len(parts[-1]))
-        _callback(progress, 0.1 + 0.85 * (i + len(parts[-1])) / len(texts), f"embedded {i + len(parts[-1])}/{len(texts)} chunks")
+    keys = [_text_key(t) for t in texts]
+    known = _known_vectors(set(keys), old, root / PARTIAL if root else None, settings.embedder)
+    # Longest first, so each batch pads little (the encoder sorts only within one call) and the
+    # ETA errs on the long side.
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values(), key=lambda j: -len(texts[j]))
+    bar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not _console(progress, len(todo)))
+    started = time.perf_counter()
+    for i in range(0, len(todo), EMBED_BATCH):
+        batch = todo[i : i + EMBED_BATCH]
+        vectors = embedder.encode([texts[j] for j in batch], batch_size=settings.batch_size)
+        known.update({keys[j]: v for j, v in zip(batch, vectors)})
+        if root is not None:
+            _save_partial(root / PARTIAL, settings.embedder, [keys[j] for j in batch], vectors)
+        bar.update(len(batch))
+        done = i + len(batch)
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        _callback(progress, 0.1 + 0.85 * done / len(todo),
+                  f"embedded {done}/{len(todo)} chunks, {rate:.1f} chunks/s, ETA {(len(todo) - done) / rate:.0f} s")
     bar.close()
-    return np.concatenate(parts)
+    return np.stack([known[k] for k in keys]).astype(np.float32), len(todo)
+
+
+PARTIAL = ".embedding-partial"
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _known_vectors(keys: set[str], old: Index | None, partial: Path | None, embedder: str) -> dict[str, np.ndarray]:
+    """Vectors for ``keys`` already in the old index or in an interrupted ingest's batches."""
+    known: dict[str, np.ndarray] = {}
+    if old is not None and old.config.get("embedder") == embedder:
+        for row, chunk in enumerate(old.chunks):
+            key = _text_key(Index.chunk_text(chunk))
+            if key in keys:
+                known[key] = old.vectors[row]
+    if partial is not None and (partial / "embedder").exists() and (partial / "embedder").read_text() == embedder:
+        for names in sorted(partial.glob("*.json")):
+            try:
+                batch_keys = json.loads(names.read_text())
+                vectors = np.load(names.with_suffix(".npy"), allow_pickle=False)
+            except (OSError, ValueError):
+                continue  # a batch cut short by the interruption
+            known.update({k: v for k, v in zip(batch_keys, vectors) if k in keys})
+    return known
+
+
+def _save_partial(folder: Path, embedder: str, keys: list[str], vectors: np.ndarray) -> None:
+    if not (folder / "embedder").exists() or (folder / "embedder").read_text() != embedder:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / "embedder").write_text(embedder)
+    name = folder / uuid.uuid4().hex
+    with open(name.with_suffix(".npy"), "wb") as f:
+        np.save(f, vectors, allow_pickle=False)
+    name.with_suffix(".json").write_text(json.dumps(keys))  # written last: marks the batch complete
 
 
 def _console(progress: bool | Progress, n: int) -> bool:

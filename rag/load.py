@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .clean import clean_plain, html_to_text, normalize
+from .readers import READERS, Page, ReadError
 from .types import Document
 
-SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", *READERS}
+PAGE_SEP = "\n\n"
 MAX_BYTES = 200 * 1024 * 1024
 
 
@@ -86,9 +89,12 @@ def read_documents(path: Path, root: Path) -> list[Document]:
         raise LoadError(path, f"larger than {MAX_BYTES // 2**20} MiB")
     source = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
     doc_id = document_id(root, source)
-    if suffix == ".pdf":
-        title, text = _pdf(path, data)
-        docs = [_document(doc_id, source, title, *clean_plain(text))]
+    if suffix in READERS:
+        try:
+            title, pages = READERS[suffix](path, data)
+        except ReadError as exc:
+            raise LoadError(path, str(exc)) from exc
+        docs = [_paged_document(doc_id, source, _file_title(path, title), pages)]
     elif suffix == ".jsonl":
         docs = list(_jsonl(path, root, source, _decode(path, data)))
     elif suffix in {".html", ".htm"}:
@@ -103,10 +109,40 @@ def read_documents(path: Path, root: Path) -> list[Document]:
     return docs
 
 
-def _document(doc_id: str, source: str, title: str, text: str, dropped: int = 0) -> Document:
+def _document(doc_id: str, source: str, title: str, text: str, dropped: int = 0,
+              pages: tuple[tuple[str, int, int], ...] = ()) -> Document:
     title = normalize(title)
     return Document(doc_id=doc_id, source=source, title=title, text=text, hash=content_hash(title, text),
-                    dropped=dropped)
+                    dropped=dropped, pages=pages)
+
+
+def _paged_document(doc_id: str, source: str, title: str, pages: list[Page]) -> Document:
+    """Pages joined by a blank line, each page's span recorded (an unlabelled single page: unpaged).
+
+    Page text is normalised line by line, not boilerplate-filtered: short lines such as table
+    rows are content in these formats.
+    """
+    parts, spans, at = [], [], 0
+    for label, raw in pages:
+        text = "\n".join(line.strip() for line in normalize(raw).split("\n") if line.strip())
+        if parts:
+            at += len(PAGE_SEP)
+        spans.append((label, at, at + len(text)))
+        parts.append(text)
+        at += len(text)
+    paged = len(pages) > 1 or (pages and pages[0][0])
+    return _document(doc_id, source, title, PAGE_SEP.join(parts), 0, tuple(spans) if paged else ())
+
+
+def _file_title(path: Path, title: str) -> str:
+    """The embedded title, prefixed by the file name when the title does not contain it.
+
+    Retrieval sees the title with every chunk, so a filing named ``3M_2018_10K.pdf`` gives each
+    of its chunks the company, year and form even when the page text does not repeat them.
+    """
+    name = " ".join(path.stem.replace("_", " ").replace("-", " ").split())
+    title = normalize(title) if re.search(r"[^\W\d_]{2}", title) else ""  # not an id like 0001018724-18-000005
+    return title if name.lower() in title.lower() else f"{name} — {title}" if title else name
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -130,21 +166,6 @@ def display_title(document: Document, limit: int = 100) -> str:
     """The title, or for a document without one its first line, shortened: what lists show."""
     text = document.title or document.text.split("\n", 1)[0].strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
-
-
-def _pdf(path: Path, data: bytes) -> tuple[str, str]:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata.title if reader.metadata else None) or ""
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise LoadError(path, f"unreadable PDF: {exc}") from exc
-    return str(title), "\n\n".join(pages)
 
 
 def _jsonl(path: Path, root: Path, source: str, text: str) -> Iterator[Document]:

@@ -14,7 +14,7 @@ import numpy as np
 from .config import Settings, get_settings
 from .embed import get_embedder
 from .index import Index, open_index
-from .types import Passage
+from .types import Passage, page_fields
 
 FUSIONS = ("convex", "rrf")
 PRF_BETA = 0.3  # weight of the feedback centroid added to the query vector
@@ -157,4 +157,4 @@ def _dedup(index: Index, order: list[int], k: int, threshold: float) -> list[int
 
 def _passage(index: Index, row: int, score: float) -> Passage:
     c = index.chunks[row]
-    return Passage(c.doc_id, c.source, c.title, c.text, c.start, c.end, round(score, 6), c.chunk_id)
+    return Passage(c.doc_id, c.source, c.title, c.text, c.start, c.end, round(score, 6), c.chunk_id, **page_fields(c))

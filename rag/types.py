@@ -3,6 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+PAGE_FIELDS = ("page", "page_label", "page_start", "page_end")
+
+
+def page_fields(record) -> dict:
+    """The page fields of a ``Chunk``, ``Passage`` or ``Citation``, to pass on to the next record."""
+    return {name: getattr(record, name) for name in PAGE_FIELDS}
+
 
 @dataclass(frozen=True)
 class Document:
@@ -14,6 +21,16 @@ class Document:
     text: str
     hash: str
     dropped: int = 0  # characters the cleaner removed from the file's text (page chrome)
+    # Paged formats (PDF pages, slides, sheets): ``(label, start, end)`` per page, in order;
+    # page ``n`` (1-based) is ``text[pages[n-1][1]:pages[n-1][2]]``. Empty for unpaged text.
+    pages: tuple[tuple[str, int, int], ...] = ()
+
+    def page_info(self, page: int) -> dict:
+        """``page``, ``page_label``, ``page_start``, ``page_end`` of 1-based ``page`` (0: none)."""
+        if not page:
+            return {}
+        label, start, end = self.pages[page - 1]
+        return {"page": page, "page_label": label, "page_start": start, "page_end": end}
 
 
 @dataclass(frozen=True)
@@ -27,6 +44,10 @@ class Chunk:
     text: str
     start: int
     end: int
+    page: int = 0  # 1-based page (slide, sheet) of a paged document; 0 when unpaged
+    page_label: str = ""  # how the page is cited: "p. 12", "slide 3", "sheet Revenue"
+    page_start: int = 0  # the page's span in the document text
+    page_end: int = 0
 
 
 @dataclass(frozen=True)
@@ -41,6 +62,10 @@ class Passage:
     end: int
     score: float
     chunk_id: str = ""
+    page: int = 0  # as in ``Chunk``
+    page_label: str = ""
+    page_start: int = 0
+    page_end: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +87,10 @@ class Citation:
     quote_start: int
     quote_end: int
     support: float = 0.0
+    page: int = 0  # as in ``Chunk``: the cited passage's page, its label and span
+    page_label: str = ""
+    page_start: int = 0
+    page_end: int = 0
 
     @property
     def quote(self) -> str:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 CONCURRENCY = 4  # chat requests handled at once; the local model queues its own work
-UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv")
 MAX_NAME_CHARS = 120
 ECHO_CHARS = 600  # a longer question is shown shortened in the chat
 PARTIAL = ".part"  # an upload being copied: hidden (.name.part) so no ingest ever reads it
@@ -127,10 +127,12 @@ def highlight_quote(citation: Citation) -> str:
 def render_citation(citation: Citation, turn: int) -> str:
     title = citation.title.strip()
     head = f'<span class="rag-title">{escape_html(title)}</span>' if title else ""
+    page = f' <span class="rag-page">{escape_html(citation.page_label)}</span>' if citation.page_label else ""
     return (
         f'<div class="rag-source" id="{source_anchor(turn, citation.number)}">'
         f'<div class="rag-source-head"><span class="rag-num">[{citation.number}]</span> '
-        f'<code class="rag-doc">{escape_html(citation.source)}</code></div>'
+        f'<code class="rag-doc">{escape_html(citation.source)}</code>'
+        f'{page}</div>'
         f'<div class="rag-source-meta">{head}{" &#183; " if head else ""}'
         f"characters {citation.quote_start}&#8211;{citation.quote_end} "
         f"&#183; support {citation.support:.2f}</div>"
@@ -589,6 +591,7 @@ CSS = """
 .rag-source.rag-flash { animation: rag-flash 1.6s ease-out; }
 @keyframes rag-flash { from { background: #fde68a; } to { background: transparent; } }
 .rag-source-head { font-weight: 600; }
+.rag-page { font-weight: 400; color: var(--body-text-color-subdued); }
 .rag-num { color: var(--color-accent); margin-right: 0.2em; }
 .rag-source-meta { color: var(--body-text-color-subdued); font-size: 0.9em; margin: 0.15em 0 0.35em; }
 .rag-passage { margin: 0; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary); white-space: pre-wrap; }
@@ -688,7 +691,7 @@ def build_ui(settings: Settings | None = None):
                 return app.upload(paths, progress)
 
             files.upload(upload, files, [status, files, table, doomed], api_name="upload",
-                         api_description="Add .txt/.md/.html/.pdf files to the index (other files are "
+                         api_description="Add .txt/.md/.html/.pdf/.docx/.pptx/.xlsx/.csv files to the index (other files are "
                                          "rejected with a reason).",
                          concurrency_limit=1, concurrency_id="index-write", show_progress_on=[status])
             remove.click(app.remove, doomed, [status, table, doomed], api_name="remove",
