@@ -1,18 +1,14 @@
 """Ingest: load → clean → chunk → embed → index, incrementally by content hash."""
 from __future__ import annotations
 
-<<<<<<< HEAD
-import logging
-import time
-from contextlib import contextmanager
-from contextvars import ContextVar
-=======
 import hashlib
 import json
+import logging
 import shutil
 import time
 import uuid
->>>>>>> issue-12
+from contextlib import contextmanager
+from contextvars import ContextVar
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
