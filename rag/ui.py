@@ -440,9 +440,19 @@ class App:
 
     def upload(self, files: list[str] | str | None, progress=None) -> tuple:
         """Copy uploads into the uploads folder and ingest it: (status, files, table, choices)."""
+        paths = [files] if isinstance(files, str) else list(files or [])
+        report, rejected = self.add_files(paths, progress)
+        table, choices = self.document_table()
+        return render_ingest_report(report, rejected), None, table, choices
+
+    def add_files(self, paths: Sequence[str | Path], progress=None) -> tuple[IngestReport | None, list[tuple[str, str]]]:
+        """Check and copy files into the uploads folder, then ingest it (the UI and the HTTP API).
+
+        Returns the ingest report (``None`` when nothing was saved) and ``(name, reason)`` for
+        every file that was not added.
+        """
         import rag as api
 
-        paths = [files] if isinstance(files, str) else list(files or [])
         report, rejected = None, []
         if paths:
             with _WRITE_LOCK:
@@ -463,30 +473,34 @@ class App:
                             bad = Path(skipped.path).resolve()
                             if bad in saved:
                                 bad.unlink(missing_ok=True)  # do not leave unreadable files behind
-        table, choices = self.document_table()
-        return render_ingest_report(report, rejected), None, table, choices
+        return report, rejected
 
     def remove(self, doc_id: str | None) -> tuple:
         """Remove a document (and its uploaded file): (status, table, choices)."""
-        import rag as api
-
         if not doc_id:
             table, choices = self.document_table()
             return '<p class="rag-empty">Choose a document to remove.</p>', table, choices
-        with _WRITE_LOCK:
-            doc = next((d for d in self.documents() if d.doc_id == doc_id), None)
-            try:
-                removed = api.remove([doc_id], self.settings)
-            except Exception as exc:
-                status = f'<p class="rag-error">Could not remove {escape_html(doc_id)}: {escape_html(readable_error(exc))}</p>'
-            else:
-                file = uploaded_file(doc, self.uploads_dir) if doc is not None else None
-                if file is not None:
-                    file.unlink(missing_ok=True)
-                status = "<p>Removed " + ", ".join(f"<code>{escape_html(d)}</code>" for d in removed) + (
-                    " and its uploaded file." if file is not None else ".") + "</p>"
+        try:
+            removed, file = self.delete(doc_id)
+        except Exception as exc:
+            status = f'<p class="rag-error">Could not remove {escape_html(doc_id)}: {escape_html(readable_error(exc))}</p>'
+        else:
+            status = "<p>Removed " + ", ".join(f"<code>{escape_html(d)}</code>" for d in removed) + (
+                " and its uploaded file." if file is not None else ".") + "</p>"
         table, choices = self.document_table()
         return status, table, choices
+
+    def delete(self, doc_id: str) -> tuple[list[str], Path | None]:
+        """Remove a document and, if it was uploaded, its file: (removed ids, deleted file)."""
+        import rag as api
+
+        with _WRITE_LOCK:
+            doc = next((d for d in self.documents() if d.doc_id == doc_id), None)
+            removed = api.remove([doc_id], self.settings)
+            file = uploaded_file(doc, self.uploads_dir) if doc is not None else None
+            if file is not None:
+                file.unlink(missing_ok=True)
+        return removed, file
 
 
 # --- layout -------------------------------------------------------------------------------
@@ -643,21 +657,35 @@ def _warm_up(settings: Settings) -> None:
     threading.Thread(target=run, daemon=True, name="rag-warm-up").start()
 
 
-def launch(demo, host: str, port: int, **kwargs):
-    return demo.queue(default_concurrency_limit=CONCURRENCY).launch(
-        server_name=host, server_port=port, theme=theme(), css=CSS, head=HEAD,
-        footer_links=["api", "settings"], ssr_mode=False, pwa=False, mcp_server=False,
-        enable_monitoring=False, share=False, inbrowser=False, **kwargs,
+def mount(app, demo, key: str | None = None):
+    """Mount the UI at ``/`` of the FastAPI ``app`` (the HTTP API's); with a key, the UI asks for it."""
+    import secrets
+
+    import gradio as gr
+
+    auth = None if key is None else (lambda user, password: secrets.compare_digest(password.encode(), key.encode()))
+    return gr.mount_gradio_app(
+        app, demo.queue(default_concurrency_limit=CONCURRENCY), path="/", theme=theme(), css=CSS, head=HEAD,
+        footer_links=["api", "settings"], ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False,
+        auth=auth, auth_message="Log in with any user name and the server's RAG_API_KEY as the password.",
     )
 
 
 def main(host: str | None = None, port: int | None = None, settings: Settings | None = None, **launch_kwargs):
-    """Prepare the index and serve the UI (blocks until interrupted)."""
+    """Prepare the index and serve the UI and the HTTP API (blocks until interrupted)."""
+    from . import api
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = settings or get_settings()
     host = host or os.environ.get("RAG_HOST") or DEFAULT_HOST
     port = int(port or os.environ.get("RAG_PORT") or DEFAULT_PORT)
+    try:
+        key = api.api_key_for(host)
+    except api.RefusedToStart as exc:
+        raise SystemExit(f"error: {exc}") from None
     prepare_index(settings)
     _warm_up(settings)
-    print(f"Serving the chat UI on http://{host}:{port}", file=sys.stderr, flush=True)
-    return launch(build_ui(settings), host, port, **launch_kwargs)
+    print(f"Serving the chat UI on http://{host}:{port} and the API on http://{host}:{port}/v1"
+          + (" (API key required)" if key else ""), file=sys.stderr, flush=True)
+    app = mount(api.create_app(settings, key), build_ui(settings), key)
+    return api.serve(app, host, port, key, **launch_kwargs)
