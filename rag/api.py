@@ -133,25 +133,31 @@ class Guard:
             return await _send_json(send, 400, error_body("invalid Content-Length", 400))
         if declared > limit:
             return await _send_json(send, 413, _too_large(limit))
-        received = 0
-        started = False
+        received, over, started = 0, False, False
 
         async def limited_receive():
-            nonlocal received
+            nonlocal received, over
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    over = True
                     raise BodyTooLarge(limit)
             return message
 
-        async def tracking_send(message):
+        async def guarded_send(message):
+            # Frameworks may turn the aborted read into their own error: answer 413 instead.
             nonlocal started
+            if over:
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _send_json(send, 413, _too_large(limit))
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
             if not started:
                 await _send_json(send, 413, _too_large(limit))
@@ -403,7 +409,11 @@ def create_app(settings: Settings, key: str | None = None, title: str = "rag"):
             raise fail(exc) from exc
         return {"removed": removed, "deleted_file": file is not None}
 
-    app.state.key = key
+    @app.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def unknown(rest: str):
+        # without this, an unknown /v1 path would fall through to the UI mounted at /
+        raise HTTPException(404, f"Not Found: no API route /v1/{rest}")
+
     return app
 
 
