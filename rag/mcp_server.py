@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import Resource as MCPResource
 from mcp_types import ToolAnnotations
 
@@ -74,12 +75,12 @@ def build_server(settings: Settings) -> RagMCP:
         """
         query = query.strip()
         if not query:
-            raise ValueError("the query is empty")
+            raise ToolError("the query is empty")
         if not 1 <= k <= 100:
-            raise ValueError("k must be between 1 and 100")
+            raise ToolError("k must be between 1 and 100")
         if mode is not None and mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        passages = await anyio.to_thread.run_sync(
+            raise ToolError(f"mode must be one of {', '.join(MODES)}")
+        passages = await _in_thread(
             lambda: rag.retrieve(query, k=k, settings=settings, mode=mode))
         return {"query": query, "passages": [{"rank": i, **asdict(p)} for i, p in enumerate(passages, 1)]}
 
@@ -94,9 +95,9 @@ def build_server(settings: Settings) -> RagMCP:
         """
         question = question.strip()
         if not question:
-            raise ValueError("the question is empty")
+            raise ToolError("the question is empty")
         pairs = [(str(q), str(a)) for q, a, *_ in (history or [])]
-        answer = await anyio.to_thread.run_sync(
+        answer = await _in_thread(
             lambda: rag.answer(question, history=pairs, settings=settings))
         rest = {k: v for k, v in asdict(answer).items() if k not in ("citations", "passages")}
         return {**rest, "citations": [{**asdict(c), "quote": c.quote} for c in answer.citations]}
@@ -118,9 +119,20 @@ def build_server(settings: Settings) -> RagMCP:
         for d in await anyio.to_thread.run_sync(_documents, settings):
             if d.doc_id == wanted:
                 return d.text
-        raise ValueError(f"not in the index: {wanted}")
+        raise ResourceError(f"not in the index: {wanted}")
 
     return server
+
+
+async def _in_thread(call):
+    """Run blocking pipeline work off the event loop; failures become readable tool errors."""
+    from .ui import readable_error
+
+    try:
+        return await anyio.to_thread.run_sync(call)
+    except Exception as exc:
+        log.warning("tool call failed: %s", exc, exc_info=not isinstance(exc, (KeyError, ValueError)))
+        raise ToolError(readable_error(exc)) from exc
 
 
 def _documents(settings: Settings):
