@@ -297,5 +297,6 @@ def test_a_wrong_key_is_refused_when_a_key_is_set(keyed):
     r = httpx.post(keyed.url + "v1/search", json={"query": QUESTION, "k": 1},
                    headers={"Authorization": "Bearer s3cret-key"}, timeout=120)
     assert r.status_code == 200 and r.json()["data"][0]["doc_id"] == CANADA_DOC
-    # the chat UI (and its Gradio API) asks for the key too
-    assert "login" in httpx.get(keyed.url + "config").text.lower() or httpx.get(keyed.url + "config").status_code == 401
+    # the chat UI and its Gradio API ask for the key too (as the login password)
+    for r in (httpx.get(keyed.url + "config"), httpx.post(keyed.url + "gradio_api/call/ask", json={"data": [QUESTION]})):
+        assert r.status_code == 401 and "RAG_API_KEY" in r.text
