@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -64,9 +65,12 @@ def test_refuses_to_listen_beyond_loopback_without_a_key(tmp_path, command):
 # --- the running server --------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("api-app"), args=SERVE, ready="openapi.json",
-                     env={"RAG_API_KEY": ""}) as running:
+def server(tmp_path_factory, seeds_settings):
+    # A copy of the session's seeds index: the server need not embed the seeds again, and the
+    # uploads and removals below stay in this copy.
+    workdir = tmp_path_factory.mktemp("api-app")
+    shutil.copytree(seeds_settings.index_dir, workdir / "index")
+    with running_app(workdir, args=SERVE, ready="openapi.json", env={"RAG_API_KEY": ""}) as running:
         yield running
 
 
