@@ -154,6 +154,12 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_mcp(args) -> int:
+    from .mcp_server import run
+
+    return run(_settings(args), args.transport, args.host, args.port)
+
+
 def cmd_llm_server(args) -> int:
     from .generate.server import run
 
@@ -198,10 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--base-url", help="OpenAI-compatible endpoint for --backend openai (default $OPENAI_BASE_URL)")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("serve", parents=[common], help="start the chat UI")
+    p = sub.add_parser("serve", parents=[common], help="start the chat UI and the HTTP API (/v1, OpenAI-compatible)")
     p.add_argument("--host", help="interface to listen on (default: $RAG_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: $RAG_PORT or 7860)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", parents=[common], help="serve the documents to AI agents over MCP (stdio or HTTP)")
+    p.add_argument("--transport", choices=("stdio", "http"), default="stdio",
+                   help="stdio (for desktop agents; the default) or streamable HTTP at /mcp")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP interface (default 127.0.0.1; any other needs RAG_API_KEY)")
+    p.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    p.set_defaults(func=cmd_mcp)
 
     from .generate.server import add_arguments as server_arguments
 

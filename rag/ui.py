@@ -493,9 +493,9 @@ class App:
 
     # documents
     def documents(self) -> list[Document]:
-        return self._catalogue()[0]
+        return self.catalogue()[0]
 
-    def _catalogue(self) -> tuple[list[Document], dict[str, str]]:
+    def catalogue(self) -> tuple[list[Document], dict[str, str]]:
         """The indexed documents (sorted by id) and the folder each was ingested from."""
         from .index import IndexUnavailable, open_index
 
@@ -509,7 +509,7 @@ class App:
         import gradio as gr
         from .load import short_id
 
-        docs, origins = self._catalogue()
+        docs, origins = self.catalogue()
         return (
             document_rows(docs, origins, self.uploads_dir),
             gr.update(choices=[(short_id(d.doc_id), d.doc_id) for d in docs], value=None),
@@ -520,24 +520,31 @@ class App:
 
         The report counts only the files of this upload; Gradio's temporary copies are deleted.
         """
-        import rag as api
-
         paths = [files] if isinstance(files, str) else list(files or [])
-        report, rejected = None, []
         try:
-            if paths:
-                with _WRITE_LOCK:
-                    if progress is not None:
-                        progress(0.0, desc="Saving uploads")
-                    saved, rejected = save_uploads(paths, self.uploads_dir)
-                    if saved:
-                        report, more = self._ingest_uploads(saved, progress)
-                        rejected += more
+            report, rejected = self.add_files(paths, progress)
         finally:
             for path in paths:
                 discard_temp_upload(path)
         table, choices = self.document_table()
         return render_ingest_report(report, rejected), None, table, choices
+
+    def add_files(self, paths: Sequence[str | Path], progress=None) -> tuple[IngestReport | None, list[tuple[str, str]]]:
+        """Check and copy files into the uploads folder, then ingest it (the UI and the HTTP API).
+
+        Returns the ingest report of these files (``None`` when nothing was saved) and
+        ``(name, reason)`` for every file that was not added.
+        """
+        report, rejected = None, []
+        if paths:
+            with _WRITE_LOCK:
+                if progress is not None:
+                    progress(0.0, desc="Saving uploads")
+                saved, rejected = save_uploads(paths, self.uploads_dir)
+                if saved:
+                    report, more = self._ingest_uploads(saved, progress)
+                    rejected += more
+        return report, rejected
 
     def _ingest_uploads(self, saved: list[Path], progress) -> tuple[IngestReport | None, list[tuple[str, str]]]:
         import rag as api
@@ -560,27 +567,33 @@ class App:
 
     def remove(self, name: str | None) -> tuple:
         """Remove a document by id or name (and its uploaded file): (status, table, choices)."""
-        import rag as api
         from .load import short_id
 
         if not name:
             table, choices = self.document_table()
             return '<p class="rag-empty">Choose a document to remove.</p>', table, choices
-        with _WRITE_LOCK:
-            docs, origins = self._catalogue()
-            try:
-                removed = api.remove([name], self.settings)
-            except Exception as exc:
-                status = f'<p class="rag-error">Could not remove {escape_html(name)}: {escape_html(readable_error(exc))}</p>'
-            else:
-                files = [f for d in docs if d.doc_id in removed
-                         for f in [uploaded_file(d, origins, self.uploads_dir)] if f is not None]
-                for file in files:
-                    file.unlink(missing_ok=True)
-                status = "<p>Removed " + ", ".join(f"<code>{escape_html(short_id(d))}</code>" for d in removed) + (
-                    " and its uploaded file." if files else ".") + "</p>"
+        try:
+            removed, files = self.delete(name)
+        except Exception as exc:
+            status = f'<p class="rag-error">Could not remove {escape_html(name)}: {escape_html(readable_error(exc))}</p>'
+        else:
+            status = "<p>Removed " + ", ".join(f"<code>{escape_html(short_id(d))}</code>" for d in removed) + (
+                " and its uploaded file." if files else ".") + "</p>"
         table, choices = self.document_table()
         return status, table, choices
+
+    def delete(self, name: str) -> tuple[list[str], list[Path]]:
+        """Remove documents by id or name and the uploaded files they came from: (removed ids, deleted files)."""
+        import rag as api
+
+        with _WRITE_LOCK:
+            docs, origins = self.catalogue()
+            removed = api.remove([name], self.settings)
+            files = [f for d in docs if d.doc_id in removed
+                     for f in [uploaded_file(d, origins, self.uploads_dir)] if f is not None]
+            for file in files:
+                file.unlink(missing_ok=True)
+        return removed, files
 
 
 # --- layout -------------------------------------------------------------------------------
@@ -745,21 +758,35 @@ def _warm_up(settings: Settings) -> None:
     threading.Thread(target=run, daemon=True, name="rag-warm-up").start()
 
 
-def launch(demo, host: str, port: int, **kwargs):
-    return demo.queue(default_concurrency_limit=CONCURRENCY).launch(
-        server_name=host, server_port=port, theme=theme(), css=CSS, head=HEAD,
-        footer_links=["api", "settings"], ssr_mode=False, pwa=False, mcp_server=False,
-        enable_monitoring=False, share=False, inbrowser=False, **kwargs,
+def mount(app, demo, key: str | None = None):
+    """Mount the UI at ``/`` of the FastAPI ``app`` (the HTTP API's); with a key, the UI asks for it."""
+    import secrets
+
+    import gradio as gr
+
+    auth = None if key is None else (lambda user, password: secrets.compare_digest(password.encode(), key.encode()))
+    return gr.mount_gradio_app(
+        app, demo.queue(default_concurrency_limit=CONCURRENCY), path="/", theme=theme(), css=CSS, head=HEAD,
+        footer_links=["api", "settings"], ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False,
+        auth=auth, auth_message="Log in with any user name and the server's RAG_API_KEY as the password.",
     )
 
 
 def main(host: str | None = None, port: int | None = None, settings: Settings | None = None, **launch_kwargs):
-    """Prepare the index and serve the UI (blocks until interrupted)."""
+    """Prepare the index and serve the UI and the HTTP API (blocks until interrupted)."""
+    from . import api
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = settings or get_settings()
     host = host or os.environ.get("RAG_HOST") or DEFAULT_HOST
     port = int(port or os.environ.get("RAG_PORT") or DEFAULT_PORT)
+    try:
+        key = api.api_key_for(host)
+    except api.RefusedToStart as exc:
+        raise SystemExit(f"error: {exc}") from None
     prepare_index(settings)
     _warm_up(settings)
-    print(f"Serving the chat UI on http://{host}:{port}", file=sys.stderr, flush=True)
-    return launch(build_ui(settings), host, port, **launch_kwargs)
+    print(f"Serving the chat UI on http://{host}:{port} and the API on http://{host}:{port}/v1"
+          + (" (API key required)" if key else ""), file=sys.stderr, flush=True)
+    app = mount(api.create_app(settings, key), build_ui(settings), key)
+    return api.serve(app, host, port, key, **launch_kwargs)

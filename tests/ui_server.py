@@ -38,8 +38,10 @@ class RunningApp:
 
 
 @contextmanager
-def running_app(workdir: Path, env: dict[str, str] | None = None):
-    """Start ``python app.py`` with ``RAG_INDEX_DIR=workdir/index``; wait until it serves."""
+def running_app(workdir: Path, env: dict[str, str] | None = None, args: list[str] | None = None,
+                ready: str = "config"):
+    """Start ``python app.py`` (or ``python *args``) with ``RAG_INDEX_DIR=workdir/index``; wait
+    until ``GET ready`` answers 200."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = workdir / "app.log"
@@ -52,7 +54,7 @@ def running_app(workdir: Path, env: dict[str, str] | None = None):
         **(env or {}),
     }
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=full_env,
+        proc = subprocess.Popen([sys.executable, *(args or [str(ROOT / "app.py")])], cwd=ROOT, env=full_env,
                                 stdout=out, stderr=subprocess.STDOUT)
     app = RunningApp(f"http://127.0.0.1:{port}/", port, workdir, log, proc)
     try:
@@ -61,7 +63,7 @@ def running_app(workdir: Path, env: dict[str, str] | None = None):
             if proc.poll() is not None:
                 raise RuntimeError(f"app.py exited with {proc.returncode}:\n{app.log_tail()}")
             try:
-                with urllib.request.urlopen(app.url + "config", timeout=5) as r:
+                with urllib.request.urlopen(app.url + ready, timeout=5) as r:
                     if r.status == 200:
                         break
             except OSError:
