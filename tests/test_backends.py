@@ -291,7 +291,7 @@ def test_cli_switches_backends_in_one_process(seeds_settings, llm_server, capsys
 
     assert cli(["ask", "--index", index, "--backend", "local", "--threads", THREADS, QUESTION]) == 0
     out = capsys.readouterr().out
-    assert "-" * 40 in out and (re.search(r"\[1\] \S+\.txt chars", out) or "The documents do not say." in out), out
+    assert re.search(r"\[1\] \S+\.txt chars", out) or "The documents do not say." in out, out
 
     assert cli(["ask", "--index", index, "-k", "2", "--backend", "openai", "--base-url", llm_server.url, QUESTION]) == 0
     out = capsys.readouterr().out

@@ -46,15 +46,24 @@ def test_ingest_verbose_reports_dropped_characters_per_document(tmp_path):
 
 
 def test_warnings_name_their_file(tmp_path):
+    """A warning raised while one file is read (here: OCR of a scanned page fails) names that file."""
+    from test_readers import _scanned_pdf
+
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "ok.txt").write_text("The ferry leaves at nine.")
-    pdf = (ROOT / "tests" / "fixtures" / "bad_xref.pdf").read_bytes()
-    (docs / "bad_xref.pdf").write_bytes(pdf)
-    out = rag_cli("ingest", str(docs), "--index", str(tmp_path / "index"), "-v")
-    warnings = [line for line in out.stderr.splitlines() if line.startswith("WARNING")]
-    assert warnings, out.stderr
-    assert all(str(docs / "bad_xref.pdf") in line for line in warnings), warnings
+    (docs / "scan.pdf").write_bytes(_scanned_pdf(["The ferry to Quillby leaves at nine every morning."]))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    broken = bin_dir / "tesseract"  # an OCR command that fails, so the reader warns
+    broken.write_text("#!/bin/sh\necho 'tesseract: cannot read image' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    out = rag_cli("ingest", str(docs), "--index", str(tmp_path / "index"), "-v",
+                  env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
+    # (a progress bar may share the line the warning starts on)
+    warnings = [line[line.index("WARNING"):] for line in out.stderr.splitlines() if "WARNING" in line]
+    assert any("OCR failed" in line for line in warnings), out.stderr
+    assert all(str(docs / "scan.pdf") in line for line in warnings), warnings
 
 
 def test_ask_answers_while_an_ingest_holds_the_write_lock(tmp_path, seeds_settings):

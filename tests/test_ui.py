@@ -344,7 +344,8 @@ def test_api_ask_with_the_local_model_cites_the_canadian_mou(client):
 
 def test_chat_follow_up_uses_the_session_history(client):
     """The UI passes its per-session history: the follow-up is condensed by the local model."""
-    _, chat, _ = client.predict("What space agreement did Korea sign with the UK?", api_name="/chat")
+    _, chat, _ = client.predict("Which British secretary of state signed the digital partnership with Korea?",
+                                api_name="/chat")
     assert len(chat) == 2 and "rag-cite" in bot_text(chat)
     _, chat, sources = client.predict("And who signed for the UK?", api_name="/chat")
     assert len(chat) == 4
