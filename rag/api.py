@@ -56,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .config import MODES, Settings
+from .config import MODES, Settings, package_version
 from .types import Answer, Citation, Document, IngestReport
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ def create_app(settings: Settings, key: str | None = None, title: str = "rag"):
 
     actions = App(settings)
     app = FastAPI(
-        title=f"{title} API", version=_version(),
+        title=f"{title} API", version=package_version(),
         description="Answers from the indexed documents with verified citations (OpenAI-compatible "
                     "chat completions), passage search and document management. See the module "
                     "docstring of rag.api for the citation fields and the streaming format.",
@@ -456,15 +456,6 @@ async def _sse(items, cid: str, created: int):
     citations, extra = answer_extras(answer)
     yield chunk({}, "stop", citations=citations, rag=extra)
     yield "data: [DONE]\n\n"
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("rag")
-    except Exception:
-        return "0"
 
 
 # --- serving ---------------------------------------------------------------------------------

@@ -133,3 +133,13 @@ def get_settings() -> Settings:
     if _settings is None:
         _settings = Settings.from_env()
     return _settings
+
+
+def package_version() -> str:
+    """The installed version of the project ("0" when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rag")
+    except PackageNotFoundError:
+        return "0"

@@ -24,7 +24,7 @@ from mcp_types import Resource as MCPResource
 from mcp_types import ToolAnnotations
 
 import rag
-from .config import MODES, Settings
+from .config import MODES, Settings, package_version
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class RagMCP(MCPServer):
     """``MCPServer`` whose resource list is the index's current documents."""
 
     def __init__(self, settings: Settings):
-        super().__init__("rag", instructions=INSTRUCTIONS, version=_version())
+        super().__init__("rag", instructions=INSTRUCTIONS, version=package_version())
         self.rag_settings = settings
 
     async def list_resources(self) -> list[MCPResource]:
@@ -142,15 +142,6 @@ def _documents(settings: Settings):
         return rag.list_documents(settings)
     except IndexUnavailable:
         return []
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("rag")
-    except Exception:
-        return "0"
 
 
 def _prepare(settings: Settings) -> None:

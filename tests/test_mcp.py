@@ -16,7 +16,7 @@ import pytest
 import rag
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ui_server import ROOT, free_port  # noqa: E402
+from ui_server import ROOT, free_port, stop  # noqa: E402
 
 CANADA_DOC = "000_5dd565f1f7c88ce4.txt"
 QUESTION = "Who signed the space MoU with the Canadian Space Agency?"
@@ -124,9 +124,4 @@ def test_streamable_http_with_a_key(seeds_settings, tmp_path):
 
         run(session_checks)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
