@@ -5,6 +5,7 @@ from ..models import encoding
 from ..types import Passage
 
 ABSTAIN = "The documents do not say."
+MIN_EVIDENCE_TOKENS = 120  # room the evidence keeps in the prompt before the worked examples give way
 NONE = "none"
 
 SYSTEM = f"""You answer a question using only the numbered evidence sentences the user gives you.
@@ -60,10 +61,13 @@ def format_sources(passages: list[Passage], budget: int) -> str:
 
 def build_messages(question: str, passages: list[Passage], budget: int) -> list[dict]:
     """System rules, worked examples, then the evidence and the question."""
-    tail = f"\n</evidence>\n\nQuestion: {' '.join(question.split())}"
-    fixed = sum(count_tokens(m["content"]) + 4 for m in EXAMPLE) + count_tokens(SYSTEM) + count_tokens(tail) + 24
-    user = f"<evidence>\n{format_sources(passages, budget - fixed)}{tail}"
-    return [{"role": "system", "content": SYSTEM}, *EXAMPLE, {"role": "user", "content": user}]
+    head, tail = "<evidence>\n", f"\n</evidence>\n\nQuestion: {' '.join(question.split())}"
+    fixed = count_tokens(SYSTEM) + count_tokens(head) + count_tokens(tail) + 24
+    examples = sum(count_tokens(m["content"]) + 4 for m in EXAMPLE)
+    # The worked examples go when a small window would leave the evidence too little room.
+    shown = EXAMPLE if budget - fixed - examples >= MIN_EVIDENCE_TOKENS else []
+    user = f"{head}{format_sources(passages, budget - fixed - (examples if shown else 0))}{tail}"
+    return [{"role": "system", "content": SYSTEM}, *shown, {"role": "user", "content": user}]
 
 
 def condense_messages(question: str, history: list[tuple[str, str]]) -> list[dict]:
