@@ -34,6 +34,7 @@ def test_stdio_tools_resources_and_answers(seeds_settings):
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
     expected_text = {d.doc_id: d.text for d in rag.list_documents(seeds_settings)}
+    canada_id = next(d.doc_id for d in rag.list_documents(seeds_settings) if d.source == CANADA_DOC)
     params = StdioServerParameters(command=sys.executable,
                                    args=["-m", "rag.cli", "mcp", "--index", str(seeds_settings.index_dir)],
                                    cwd=str(ROOT), env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -50,7 +51,7 @@ def test_stdio_tools_resources_and_answers(seeds_settings):
             found = await session.call_tool("search_documents", {"query": "Canadian Space Agency MoU Lisa Campbell", "k": 3})
             assert not found.is_error, found.content
             passages = found.structured_content["passages"]
-            assert len(passages) == 3 and passages[0]["doc_id"] == CANADA_DOC
+            assert len(passages) == 3 and passages[0]["source"] == CANADA_DOC
             assert all(expected_text[p["doc_id"]][p["start"]:p["end"]] == p["text"] for p in passages)
 
             answered = await session.call_tool("ask", {"question": QUESTION})
@@ -73,10 +74,10 @@ def test_stdio_tools_resources_and_answers(seeds_settings):
             assert {d["doc_id"] for d in listed} == set(expected_text)
 
             resources = {str(r.uri): r for r in (await session.list_resources()).resources}
-            uri = f"rag://documents/{quote(CANADA_DOC, safe='')}"
+            uri = f"rag://documents/{quote(canada_id, safe='')}"
             assert uri in resources and len(resources) == len(expected_text)
             read = await session.read_resource(uri)
-            assert read.contents[0].text == expected_text[CANADA_DOC]
+            assert read.contents[0].text == expected_text[canada_id]
 
     run(session_checks)
 
@@ -118,9 +119,9 @@ def test_streamable_http_with_a_key(seeds_settings, tmp_path):
                 await session.initialize()
                 assert {t.name for t in (await session.list_tools()).tools} == {"search_documents", "ask", "list_documents"}
                 listed = (await session.call_tool("list_documents", {})).structured_content["documents"]
-                assert CANADA_DOC in {d["doc_id"] for d in listed}
+                assert CANADA_DOC in {d["source"] for d in listed}
                 found = (await session.call_tool("search_documents", {"query": QUESTION, "k": 1})).structured_content
-                assert found["passages"][0]["doc_id"] == CANADA_DOC
+                assert found["passages"][0]["source"] == CANADA_DOC
 
         run(session_checks)
     finally:
