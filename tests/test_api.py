@@ -15,6 +15,7 @@ import pytest
 
 import rag  # noqa: F401  (offline environment first)
 from rag.api import api_key_for, is_loopback, split_text
+from rag.load import short_id
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ui_server import ROOT, running_app  # noqa: E402
@@ -176,7 +177,7 @@ def test_follow_up_is_condensed_with_the_conversation(oai):
     completion = oai.chat.completions.create(model="rag", messages=messages)
     meta = extra(completion, "rag")
     assert meta["query"] != "And who signed it for the UK?"  # condensed with the history
-    assert UK_DOC in {p["doc_id"] for p in meta["passages"]}
+    assert UK_DOC in {p["source"] for p in meta["passages"]}
 
 
 @pytest.mark.slow
@@ -184,7 +185,7 @@ def test_search_returns_passages_with_scores_and_spans(http):
     r = http.post("/v1/search", json={"query": "Canadian Space Agency MoU Lisa Campbell", "k": 3})
     assert r.status_code == 200, r.text
     data = r.json()["data"]
-    assert len(data) == 3 and data[0]["doc_id"] == CANADA_DOC
+    assert len(data) == 3 and data[0]["source"] == CANADA_DOC
     assert [p["rank"] for p in data] == [1, 2, 3]
     scores = [p["score"] for p in data]
     assert scores == sorted(scores, reverse=True)
@@ -193,7 +194,7 @@ def test_search_returns_passages_with_scores_and_spans(http):
 
 @pytest.mark.slow
 def test_documents_upload_list_and_delete(http, server):
-    listed = {d["doc_id"]: d for d in http.get("/v1/documents").json()["data"]}
+    listed = {d["source"]: d for d in http.get("/v1/documents").json()["data"]}
     assert CANADA_DOC in listed and "text" not in listed[CANADA_DOC] and listed[CANADA_DOC]["uploaded"] is False
     note = "# Zorblat harbour\n\nThe Zorblat harbour lighthouse was repainted violet in 1931 by Ingrid Vasskog.\n"
     r = http.post("/v1/documents", files=[("files", ("zorblat.md", note.encode(), "text/markdown")),
@@ -201,21 +202,22 @@ def test_documents_upload_list_and_delete(http, server):
                                           ("files", (".hidden.md", b"# x\n", "text/markdown"))])
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["added"] == ["zorblat.md"]
+    assert [short_id(d) for d in body["added"]] == ["zorblat.md"]
     reasons = {x["name"]: x["reason"] for x in body["rejected"]}
     assert "unsupported file type .exe" in reasons["tool.exe"] and "hidden" in reasons[".hidden.md"]
     assert (server.uploads / "zorblat.md").is_file() and not (server.uploads / "tool.exe").exists()
-    listed = {d["doc_id"]: d for d in http.get("/v1/documents").json()["data"]}
+    listed = {d["source"]: d for d in http.get("/v1/documents").json()["data"]}
     assert listed["zorblat.md"]["uploaded"] is True
     hits = http.post("/v1/search", json={"query": "Zorblat lighthouse repainted violet", "k": 1}).json()["data"]
-    assert hits[0]["doc_id"] == "zorblat.md"
+    assert hits[0]["source"] == "zorblat.md"
 
     r = http.post("/v1/documents", files=[("files", ("tool.exe", b"MZ", "application/octet-stream"))])
     assert r.status_code == 400 and "unsupported file type .exe" in r.json()["error"]["message"]
 
     r = http.delete("/v1/documents/zorblat.md")
-    assert r.status_code == 200 and r.json() == {"removed": ["zorblat.md"], "deleted_file": True}
-    assert "zorblat.md" not in {d["doc_id"] for d in http.get("/v1/documents").json()["data"]}
+    assert r.status_code == 200 and r.json()["deleted_file"] is True
+    assert [short_id(d) for d in r.json()["removed"]] == ["zorblat.md"]
+    assert "zorblat.md" not in {d["source"] for d in http.get("/v1/documents").json()["data"]}
     assert not (server.uploads / "zorblat.md").exists()
     r = http.delete("/v1/documents/zorblat.md")
     assert r.status_code == 404 and "zorblat.md" in r.json()["error"]["message"]
@@ -300,7 +302,7 @@ def test_a_wrong_key_is_refused_when_a_key_is_set(keyed):
     assert [m.id for m in good.models.list().data] == ["rag"]
     r = httpx.post(keyed.url + "v1/search", json={"query": QUESTION, "k": 1},
                    headers={"Authorization": "Bearer s3cret-key"}, timeout=120)
-    assert r.status_code == 200 and r.json()["data"][0]["doc_id"] == CANADA_DOC
+    assert r.status_code == 200 and r.json()["data"][0]["source"] == CANADA_DOC
     # the chat UI and its Gradio API ask for the key too (as the login password)
     for r in (httpx.get(keyed.url + "config"), httpx.post(keyed.url + "gradio_api/call/ask", json={"data": [QUESTION]})):
         assert r.status_code == 401 and "RAG_API_KEY" in r.text
