@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv and install the project into it (once per change of pyproject.toml).
-# Usage: scripts/install.sh [EXTRAS]   e.g. scripts/install.sh test,qwen-1-5b
+# Usage: scripts/install.sh [EXTRAS]   e.g. scripts/install.sh test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
