@@ -87,13 +87,14 @@ def _print_citations(citations) -> None:
     from .load import short_id
 
     for c in citations:
-        where = f"{short_id(c.doc_id)}, {c.page_label}" if c.page_label else short_id(c.doc_id)
+        where = _where(c, short_id(c.doc_id))
         print(f"  [{c.number}] {where} chars {c.quote_start}-{c.quote_end}: \"{c.quote}\"")
 
 
-def _where(hit) -> str:
-    """``source, p. 12`` for a passage or citation of a paged document, else the source."""
-    return f"{hit.source}, {hit.page_label}" if hit.page_label else hit.source
+def _where(hit, name: str | None = None) -> str:
+    """``name, p. 12`` for a passage or citation of a paged document, else ``name`` (default: its source)."""
+    name = hit.source if name is None else name
+    return f"{name}, {hit.page_label}" if hit.page_label else name
 
 
 def _ask_one(question: str, settings: Settings, history, as_json: bool):
