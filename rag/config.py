@@ -57,7 +57,9 @@ class Settings:
     threads: int = max(1, min(os.cpu_count() or 1, 4))
     timeout: float = 60.0
     retries: int = 2
-    evidence: int = 4  # evidence sentences handed to the answer backend
+    evidence: int = 12  # at most this many evidence sentences reach the answer backend
+    evidence_tokens: int = 250  # ... and at most this many tokens of them (the best first)
+    decline_at: float = 0.5  # decline when the local model prefers "none" to its best answer this much (0.5: its own choice)
     min_relevance: float = 0.22  # best dense cosine below which the documents are off-topic
     min_coverage: float = 0.1  # rarity-weighted share of the question's words the answering sentence window must hold
     min_specific: float = 0.0  # share of the question's names and numbers the answering sentence window must hold

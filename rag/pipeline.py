@@ -9,10 +9,12 @@ short answer and the quoted sentence, cited; anything else becomes "The document
 """
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +22,8 @@ from .cite import MARKER, content_words, is_abstention, make_citation
 from .config import Settings, check_question
 from .embed import get_embedder
 from .evidence import Sentence, as_passage, score_sentences, sentence_texts, specific_terms, terms_of, weights_for
-from .generate.base import get_backend
-from .generate.prompt import ABSTAIN, NONE, condense_messages
+from .generate.base import Declining, get_backend
+from .generate.prompt import ABSTAIN, NONE, condense_messages, count_tokens
 from .index import Index
 from .search import resolve, search
 from .types import Answer, Citation, Passage
@@ -93,17 +95,28 @@ class Evidence:
 
 
 def select_evidence(question: str, passages: list[Passage], index: Index, settings: Settings) -> list[Evidence]:
-    """The ``settings.evidence`` best sentences of ``passages`` for ``question``, best first."""
+    """The best sentences of ``passages`` for ``question`` that fit ``settings.evidence_tokens``
+    (at most ``settings.evidence``), read in context: grouped by passage, in document order."""
     texts = sentence_texts(passages)
     if not texts:
         return []
     vectors = get_embedder(settings.embedder, settings.threads).encode([question, *texts])
     scored = score_sentences(question, passages, weights_for(index), vectors[1:], vectors[0])
-    out = []
-    for s in scored[: settings.evidence]:
-        parent = passages[s.passage]
-        out.append(Evidence(as_passage(parent, s.start, s.end, s.score), parent, s))
-    return out
+    chosen, used = [], 0
+    for s in scored:
+        cost = count_tokens(passages[s.passage].text[s.start:s.end])
+        if chosen and used + cost > settings.evidence_tokens:
+            continue
+        chosen.append(s)
+        used += cost
+        if len(chosen) == settings.evidence:
+            break
+    rank = {}
+    for s in chosen:
+        rank.setdefault(s.passage, len(rank))
+    chosen.sort(key=lambda s: (rank[s.passage], s.start))
+    return [Evidence(as_passage(passages[s.passage], s.start, s.end, s.score), passages[s.passage], s)
+            for s in chosen]
 
 
 # --- composing the answer ------------------------------------------------------------------------
@@ -133,6 +146,28 @@ def _grounded(short: str, text: str) -> bool:
     return bool(words) and words <= terms_of(text)
 
 
+_SPAN_WORD = re.compile(r"\w+(?:[-'’.,/]\w+)*")
+
+
+def _snap(short: str, text: str) -> str:
+    """The longest run of ``text``'s words that ``short`` also says in that order, if it carries at
+    least half of ``short``'s content words (the model's words re-anchored to the evidence), else ""."""
+    want = [m.group().lower() for m in _SPAN_WORD.finditer(short)]
+    spans = list(_SPAN_WORD.finditer(text))
+    have = [m.group().lower() for m in spans]
+    match = difflib.SequenceMatcher(None, have, want, autojunk=False).find_longest_match(0, len(have), 0, len(want))
+    if not match.size:
+        return ""
+    first, last = match.a, match.a + match.size - 1
+    while first < last and not content_words(have[first]):  # no leading or trailing "of", "the"
+        first += 1
+    while last > first and not content_words(have[last]):
+        last -= 1
+    span = text[spans[first].start(): spans[last].end()]
+    said = terms_of(short)
+    return span if said and terms_of(span) and 2 * len(terms_of(span) & said) >= len(said) else ""
+
+
 def answerable(e: Evidence, best: float, settings: Settings) -> bool:
     """The sentence window is about what was asked: enough of its rare words, its names and numbers,
     and not far behind the best evidence (``best`` is that sentence's score)."""
@@ -146,6 +181,7 @@ def compose(question: str, raw: str, evidence: list[Evidence],
     if not evidence or not raw.strip() or raw.strip().lower().startswith(NONE) or is_abstention(raw):
         return None
     asked = terms_of(question)
+    best = max(e.sentence.score for e in evidence)
     parts: list[tuple[str, Evidence]] = []
     for short, numbers in _segments(raw):
         if short and terms_of(short) and terms_of(short) <= asked:
@@ -153,7 +189,9 @@ def compose(question: str, raw: str, evidence: list[Evidence],
         cited = [evidence[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(evidence)]
         pool = cited + [e for e in evidence if e not in cited] if short else cited
         found = next((e for e in pool if _grounded(short, e.passage.text)), None)
-        if found is not None and answerable(found, evidence[0].sentence.score, settings) and all(found is not e for _, e in parts):
+        if found is None and short:  # a paraphrase: keep the evidence's own words if most of it is there
+            found, short = next(((e, span) for e in pool if (span := _snap(short, e.passage.text))), (None, short))
+        if found is not None and answerable(found, best, settings) and all(found is not e for _, e in parts):
             parts.append((short, found))
     if not parts:
         return None
@@ -200,18 +238,24 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
         yield ABSTAIN
         yield Answer(ABSTAIN, [], passages, abstained=True, query=query, timings=_total(timings, started))
         return
-    raw, shown = [], ""
-    for piece in backend.stream_answer(query, [e.passage for e in evidence], settings):
-        if not raw:
-            timings["first_token"] = time.perf_counter() - started
-        raw.append(piece)
-        visible = _visible("".join(raw))
-        if len(visible) > len(shown) and visible.startswith(shown):
-            yield visible[len(shown):]
-            shown = visible
+    raw, shown, declined = [], "", False
+    with closing(backend.stream_answer(query, [e.passage for e in evidence], settings)) as pieces:
+        for piece in pieces:
+            if isinstance(piece, Declining):
+                log.debug("probability of declining: %.3f", piece.probability)
+                if declined := piece.probability >= settings.decline_at:
+                    break  # stops the generation
+                continue
+            if not raw:
+                timings["first_token"] = time.perf_counter() - started
+            raw.append(piece)
+            visible = _visible("".join(raw))
+            if len(visible) > len(shown) and visible.startswith(shown):
+                yield visible[len(shown):]
+                shown = visible
     raw_text = "".join(raw).strip()
     timings["generate"] = time.perf_counter() - started - timings["retrieve"]
-    composed = compose(query, raw_text, evidence, settings)
+    composed = None if declined else compose(query, raw_text, evidence, settings)
     log.debug("raw answer %r -> %r", raw_text, composed)
     if composed is None:
         yield ("\n" if shown else "") + ABSTAIN

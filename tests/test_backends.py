@@ -424,3 +424,18 @@ def test_hosted_backend_without_configuration_sends_nothing(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(BackendError, match="needs OPENAI_BASE_URL"):
         OpenAIBackend(Settings.from_env({}, backend="openai"))
+
+
+def test_declining_weighs_none_against_the_best_other_first_token():
+    from math import log
+
+    from rag.generate.base import declining
+
+    def top(**probs):
+        return [{"token": t.replace("_", " "), "logprob": log(p)} for t, p in probs.items()]
+
+    assert declining(top(none=0.6, Ana=0.3, An=0.1)).probability == pytest.approx(0.6 / 0.9)
+    # every spelling of the decline reply counts; the answer side is its single best token
+    assert declining(top(none=0.2, _none=0.1, None_=0.1, Ana=0.4, Anna=0.2)).probability == pytest.approx(0.5)
+    assert declining(top(Ana=0.9)).probability == 0.0
+    assert declining([]).probability == 0.0

@@ -175,6 +175,31 @@ def test_any_failure_reading_one_file_skips_only_that_file(corpus, tmp_settings,
     assert [(s.path.rsplit("/", 1)[-1], "DependencyError" in s.reason) for s in report.skipped] == [("b.md", True)]
 
 
+def test_real_broken_files_of_every_format_are_skipped_and_the_rest_proceeds(corpus, tmp_settings):
+    """Real damaged files, not a patched reader: each is skipped with its own reason, in one batch."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+    from test_readers import PAGES, make_pdf
+
+    pdf = make_pdf(PAGES)
+    (corpus / "truncated.pdf").write_bytes(pdf[: len(pdf) // 3])
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.encrypt(user_password="s3cret", owner_password="owner", algorithm="AES-256")
+    buf = io.BytesIO()
+    writer.write(buf)
+    (corpus / "locked.pdf").write_bytes(buf.getvalue())  # needs a password nobody gave us
+    for name in ("memo.docx", "slides.pptx", "budget.xlsx"):
+        (corpus / name).write_bytes(b"PK\x03\x04 this is not a zip archive")
+    (corpus / "notes.jsonl").write_text('{"_id": "1", "text": "Tides follow the moon."}\n{not json\n')
+    report = rag.ingest([corpus], tmp_settings, progress=False)
+    assert sorted(names(report.added)) == ["a.txt", "b.md", "c.txt"]
+    reasons = {s.path.rsplit("/", 1)[-1]: s.reason for s in report.skipped}
+    assert set(reasons) == {"truncated.pdf", "locked.pdf", "memo.docx", "slides.pptx", "budget.xlsx", "notes.jsonl"}
+    assert all(reason.strip() for reason in reasons.values())
+    assert "password" in reasons["locked.pdf"].lower()
+
+
 def test_dropped_characters_are_reported_per_document(tmp_path, tmp_settings):
     from conftest import SEEDS
 

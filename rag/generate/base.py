@@ -1,8 +1,10 @@
 """The answer-backend interface and its factory."""
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..config import Settings
@@ -13,13 +15,39 @@ class BackendError(RuntimeError):
     """A backend cannot answer (endpoint down, key rejected, model missing); the message is for users."""
 
 
+@dataclass(frozen=True)
+class Declining:
+    """How strongly the model preferred declining (replying ``none``) to its best answer, yielded
+    before the reply: P(none) / (P(none) + P(the best other first token)); 0.5 or more means that,
+    left alone, it would have declined. A backend that yields it has been kept from replying
+    ``none``, so its reply is its best answer and the caller decides whether to give it.
+    """
+
+    probability: float
+
+
+def declining(top_logprobs: list[dict]) -> Declining:
+    """``Declining`` from the first reply token's top alternatives (OpenAI ``top_logprobs`` form)."""
+    from .prompt import NONE
+
+    p_none, p_other = 0.0, 0.0
+    for t in top_logprobs:
+        p = math.exp(t["logprob"])
+        if t["token"].strip(" .\n").lower() == NONE:
+            p_none += p
+        else:
+            p_other = max(p_other, p)
+    return Declining(p_none / (p_none + p_other) if p_none + p_other > 0 else 0.0)
+
+
 @runtime_checkable
 class Backend(Protocol):
-    """Streams an answer to ``question`` from numbered ``passages``, with ``[n]`` markers."""
+    """Streams an answer to ``question`` from numbered ``passages``, with ``[n]`` markers
+    (optionally preceded by a ``Declining``)."""
 
     name: str
 
-    def stream_answer(self, question: str, passages: list[Passage], settings: Settings) -> Iterator[str]: ...
+    def stream_answer(self, question: str, passages: list[Passage], settings: Settings) -> Iterator[str | Declining]: ...
 
     def rewrite(self, messages: list[dict], settings: Settings) -> str | None:
         """Complete a short chat (used to condense follow-up questions); None if unsupported."""
@@ -36,14 +64,18 @@ class ChatBackend:
     # this share of the window is filled with prompt (measured against llama.cpp's server).
     prompt_share = 0.9
 
-    def chat(self, messages: list[dict], settings: Settings, max_tokens: int) -> Iterator[str]:
+    def chat(self, messages: list[dict], settings: Settings, max_tokens: int,
+             weigh_none: bool = False) -> Iterator[str | Declining]:
+        """Stream the reply; with ``weigh_none`` a backend that can yields ``Declining`` first and
+        never replies ``none`` (others ignore it)."""
         raise NotImplementedError
 
-    def stream_answer(self, question: str, passages: list[Passage], settings: Settings) -> Iterator[str]:
+    def stream_answer(self, question: str, passages: list[Passage], settings: Settings) -> Iterator[str | Declining]:
         from .prompt import build_messages
 
         budget = int(min(self.context_window, settings.n_ctx) * self.prompt_share) - settings.max_tokens
-        yield from self.chat(build_messages(question, passages, budget), settings, settings.max_tokens)
+        yield from self.chat(build_messages(question, passages, budget), settings, settings.max_tokens,
+                             weigh_none=settings.decline_at < 1.0)
 
     def rewrite(self, messages: list[dict], settings: Settings) -> str | None:
         return "".join(self.chat(messages, settings.replace(temperature=0.0), 64)).strip() or None

@@ -9,12 +9,16 @@ from .prompt import NONE
 
 
 class ExtractiveBackend:
-    """Answers with the top evidence sentence the pipeline selected (it is ranked best first)."""
+    """Answers with the best-scored evidence sentence the pipeline selected."""
 
     name = "extractive"
 
     def stream_answer(self, question: str, passages: list[Passage], settings: Settings) -> Iterator[str]:
-        yield "[1]" if passages else NONE
+        if not passages:
+            yield NONE
+            return
+        best = max(range(len(passages)), key=lambda n: passages[n].score)
+        yield f"[{best + 1}]"
 
     def rewrite(self, messages: list[dict], settings: Settings) -> str | None:
         return None

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 from ..config import Settings
 from ..models import LLMS, ModelError, gguf_path
-from .base import BackendError, ChatBackend
+from .base import BackendError, ChatBackend, Declining, declining
 
 _DONE = object()
+NONE_TOKENS = ("none", "None", " none", " None", ".none", "NONE")  # spellings of the decline reply
 
 
 class LocalBackend(ChatBackend):
@@ -38,13 +39,17 @@ class LocalBackend(ChatBackend):
         self.model_name = settings.llm_model
         self._server = xlc.Server(params)
 
-    def chat(self, messages: list[dict], settings: Settings, max_tokens: int) -> Iterator[str]:
+    def chat(self, messages: list[dict], settings: Settings, max_tokens: int,
+             weigh_none: bool = False) -> Iterator[str | Declining]:
         request = {
             "messages": messages,
             "max_tokens": max_tokens,
             "temperature": settings.temperature,
             "stream": True,
         }
+        if weigh_none:  # llama.cpp reports the probabilities before the bias: "none" is weighed, never said
+            request.update(logprobs=True, top_logprobs=10, logit_bias=[[t, False] for t in NONE_TOKENS])
+        weighed = not weigh_none
         pieces: queue.Queue = queue.Queue()
         cancelled = threading.Event()
 
@@ -52,7 +57,12 @@ class LocalBackend(ChatBackend):
             if isinstance(chunk, dict) and "error" in chunk:
                 pieces.put(BackendError(f"local model error: {chunk['error']}"))
                 return True
+            nonlocal weighed
             for choice in (chunk or {}).get("choices", []):
+                tokens = (choice.get("logprobs") or {}).get("content") or []
+                if not weighed and tokens:
+                    pieces.put(declining(tokens[0].get("top_logprobs") or []))
+                    weighed = True
                 text = (choice.get("delta") or {}).get("content")
                 if text:
                     pieces.put(text)

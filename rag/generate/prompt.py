@@ -41,11 +41,13 @@ def _escape(text: str) -> str:
 
 
 def format_sources(passages: list[Passage], budget: int) -> str:
-    """``[n] (title) text`` lines in rank order; the last ones are trimmed or dropped to fit ``budget`` tokens."""
+    """``[n] (title) text`` lines in the given order (a title once per run of one document); the last
+    ones are trimmed or dropped to fit ``budget`` tokens."""
     enc = encoding("cl100k_base")
     lines, used = [], 0
     for n, p in enumerate(passages, 1):
-        head = f"[{n}] " + (f"({_escape(p.title)}) " if p.title else "")
+        same = n > 1 and passages[n - 2].doc_id == p.doc_id  # a document's title is shown once per run
+        head = f"[{n}] " + (f"({_escape(p.title)}) " if p.title and not same else "")
         body = _escape(" ".join(p.text.split()))
         cost = count_tokens(head + body) + 1
         if used + cost > budget:
