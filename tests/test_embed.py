@@ -30,7 +30,9 @@ def test_int8_onnx_export_agrees_with_the_torch_encoder():
     assert np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-5)
     cosine = (a * b).sum(1)  # same model; int8 weights move each vector a little, a two-letter text most
     assert cosine[:3].min() > 0.98 and cosine.min() > 0.95
-    assert np.allclose(onnx.encode(TEXTS[:1]), a[:1], atol=1e-5)  # alone or in a batch: the same vector
+    # Dynamic quantisation scales activations per batch, so a text's vector depends a little on its
+    # batch-mates (torch's does not): alone or in a batch, the same text stays this close.
+    assert float(onnx.encode(TEXTS[:1])[0] @ a[0]) > 0.98
     sims = a @ a.T
     assert sims[0, 1] < sims[0, 0] and np.argmax(sims[2, :3]) == 2
 
