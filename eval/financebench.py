@@ -154,14 +154,15 @@ def run_financebench(folder: Path, settings: Settings, specs: list, cache: Path 
     per_q = []
     for q in questions:
         passages, _ = search(q["question"], index, settings, k=max(HIT_KS))
-        docs = [d for d, _ in search_documents(q["question"], index, settings, n=5)]
+        # Ids are origin-qualified ("pdfs-…/3M_2018_10K.pdf"): filings are matched by source, the file name.
+        docs = [index.documents[d].source for d, _ in search_documents(q["question"], index, settings, n=5)]
         filing = f"{q['doc_name']}.pdf"
         evidence = [e["evidence_text"] for e in q["evidence"]]
         row = {"id": q["financebench_id"], "filing": filing, "gold": q["answer"],
                "pages": sorted({int(e["evidence_page_num"]) + 1 for e in q["evidence"]}),
                "filing@5": filing in docs, "answers": {}}
         for k in HIT_KS:
-            row[f"hit@{k}"] = any(p.doc_id == filing and any(evidence_hit(p.text, ev) for ev in evidence)
+            row[f"hit@{k}"] = any(p.source == filing and any(evidence_hit(p.text, ev) for ev in evidence)
                                   for p in passages[:k])
         per_q.append(row)
     for spec in specs:
@@ -170,10 +171,10 @@ def run_financebench(folder: Path, settings: Settings, specs: list, cache: Path 
             a = rag.answer(q["question"], settings=spec.settings(settings))
             row["answers"][spec.label] = {
                 "text": a.text, "abstained": a.abstained, "seconds": round(time.perf_counter() - started, 2),
-                "cites_filing": any(c.doc_id == row["filing"] for c in a.citations),
-                "cites_page": any(c.doc_id == row["filing"] and c.page in row["pages"] for c in a.citations),
+                "cites_filing": any(c.source == row["filing"] for c in a.citations),
+                "cites_page": any(c.source == row["filing"] and c.page in row["pages"] for c in a.citations),
                 "correct": correct(a.text, q["answer"]) and not a.abstained,
-                "citations": [f"{c.doc_id} {c.page_label}" for c in a.citations],
+                "citations": [f"{c.source} {c.page_label}" for c in a.citations],
             }
             print(f"{spec.label} {row['id']}: {'OK ' if row['answers'][spec.label]['correct'] else '-- '}"
                   f"{a.text[:100]!r}", flush=True)

@@ -15,12 +15,17 @@ def _splitter(chunk_size: int, chunk_overlap: int):
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     enc = encoding("cl100k_base")
+
+    @lru_cache(maxsize=1 << 16)  # the splitter measures each piece twice (split, then merge)
+    def tokens(text: str) -> int:
+        return len(enc.encode(text, disallowed_special=()))
+
     return RecursiveCharacterTextSplitter(
         separators=SEPARATORS,
         keep_separator="end",
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
-        length_function=lambda text: len(enc.encode(text, disallowed_special=())),
+        length_function=tokens,
         strip_whitespace=True,
     )
 

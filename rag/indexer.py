@@ -67,7 +67,11 @@ def ingest(
         found: dict[str, tuple[Document, str]] = {}
         seen_sources: dict[str, set[str]] = {}
         files = list(iter_files(paths))
-        for item in tqdm(files, desc="reading", unit="file", disable=not _console(progress, len(files))):
+        bar = tqdm(files, desc="reading", unit="file", disable=not _console(progress, len(files)))
+        pages = 0
+        for n, item in enumerate(bar):
+            _callback(progress, 0.1 * n / len(files), f"reading file {n + 1}/{len(files)}: "
+                                                      f"{len(found)} documents, {pages} pages read")
             if isinstance(item, LoadError):
                 report.skipped.append(Skipped(item.path, item.reason))
                 continue
@@ -92,8 +96,9 @@ def ingest(
                     report.skipped.append(Skipped(str(file), f"duplicate document id {doc.doc_id!r} (kept the first)"))
                     continue
                 found[doc.doc_id] = (doc, origin)
-        pages = sum(len(doc.pages) for doc, _ in found.values())
-        _callback(progress, 0.1, f"read {len(found)} documents ({pages} pages) from {len(files)} files")
+                pages += len(doc.pages)
+            bar.set_postfix(documents=len(found), pages=pages, refresh=False)
+        _callback(progress, 0.1, f"read {len(found)} documents ({pages} pages) from {len(files)} files; chunking")
 
         keep: dict[str, Document] = dict(old.documents)
         origins = dict(old.origins)

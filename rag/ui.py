@@ -409,6 +409,12 @@ def answer_json(answer: Answer, turn: int = 0) -> dict:
 
 
 _WRITE_LOCK = threading.Lock()  # in-process guard; rag.indexer also locks across processes
+CANCELLED = "cancelled before it was indexed; the index is unchanged"
+
+
+class IngestCancelled(Exception):
+    """Raised from an upload's progress callback once Cancel is pressed: the ingest stops before it
+    saves, so the previous index stays as it was."""
 
 
 class App:
@@ -419,6 +425,7 @@ class App:
         self.uploads_dir = uploads_dir_for(settings)
         self._active = 0  # answers being produced, all sessions together (for the waiting notice)
         self._active_lock = threading.Lock()
+        self._cancel = threading.Event()  # set by Cancel; the upload in progress stops at its next step
         clean_partial_uploads(self.uploads_dir)
 
     # chat
@@ -538,6 +545,7 @@ class App:
         report, rejected = None, []
         if paths:
             with _WRITE_LOCK:
+                self._cancel.clear()  # a Cancel pressed while no upload ran does not stop this one
                 if progress is not None:
                     progress(0.0, desc="Saving uploads")
                 saved, rejected = save_uploads(paths, self.uploads_dir)
@@ -550,9 +558,18 @@ class App:
         import rag as api
         from .load import document_id
 
-        callback = (lambda f, msg: progress(f, desc=msg)) if progress is not None else False
+        def callback(fraction: float, message: str) -> None:  # called after each file and each embedded batch
+            if progress is not None:
+                progress(fraction, desc=message)
+            if self._cancel.is_set():
+                raise IngestCancelled
+
         try:
             report = api.ingest([self.uploads_dir], self.settings, prune=False, progress=callback)
+        except IngestCancelled:
+            for path in saved:
+                path.unlink(missing_ok=True)  # not indexed: the next upload must not ingest it
+            return None, [(p.name, CANCELLED) for p in saved]
         except Exception as exc:
             log.exception("ingest of uploads failed")
             return None, [("(ingest)", readable_error(exc))]
@@ -564,6 +581,10 @@ class App:
                 bad.unlink(missing_ok=True)  # do not leave unreadable files behind
         mine = {document_id(self.uploads_dir, p.name) for p in saved}
         return only_these(report, mine), rejected
+
+    def cancel_ingest(self) -> None:
+        """Stop the upload being ingested at its next file or batch; its files are not kept."""
+        self._cancel.set()
 
     def remove(self, name: str | None) -> tuple:
         """Remove a document by id or name (and its uploaded file): (status, table, choices)."""
@@ -699,6 +720,7 @@ def build_ui(settings: Settings | None = None):
                                      allow_custom_value=True)
                 remove = gr.Button("Remove document", variant="stop", scale=1, elem_id="rag-remove")
                 refresh = gr.Button("Refresh list", scale=1, elem_id="rag-refresh")
+                cancel = gr.Button("Cancel upload", scale=1, elem_id="rag-cancel-upload")
 
             def upload(paths, progress=gr.Progress()):
                 return app.upload(paths, progress)
@@ -710,6 +732,10 @@ def build_ui(settings: Settings | None = None):
             remove.click(app.remove, doomed, [status, table, doomed], api_name="remove",
                          api_description="Remove a document by id (and its uploaded file, if it is one).",
                          concurrency_limit=1, concurrency_id="index-write")
+            # Not queued behind the upload (its own concurrency group): it only raises a flag the
+            # ingest checks after each file and each embedded batch.
+            cancel.click(app.cancel_ingest, None, None, api_name="cancel_upload", queue=False,
+                         api_description="Stop the upload being ingested; the index stays as it was.")
             refresh.click(app.document_table, None, [table, doomed], api_name="documents",
                           api_description="The table of indexed documents.")
             demo.load(app.document_table, None, [table, doomed], api_visibility="private")

@@ -3,11 +3,12 @@
     .venv/bin/python scripts/bench_ingest.py ../shared/datasets/scifact/corpus.jsonl [--docs 1500]
 
 1. rag: ``rag.ingest`` of the first N documents into a fresh index (model already loaded).
-2. raw encoder: the same embedder encoding exactly the chunk texts that ingest embedded, in one call.
+2. raw encoder: the same embedder (same backend) encoding exactly the chunk texts that ingest embedded,
+   in one call.
 3. LangChain tutorial pipeline (python.langchain.com "Build a semantic search engine"): documents →
    ``RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)`` →
    ``InMemoryVectorStore.add_documents`` with sentence-transformers embeddings of the same model
-   (what ``HuggingFaceEmbeddings`` does: ``model.encode(texts)``).
+   (what ``HuggingFaceEmbeddings`` does: ``model.encode(texts)``, on torch whatever ``RAG_EMBEDDER`` says).
 Prints one JSON line per pipeline and the two ratios the issue sets targets for.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ def main() -> int:
     settings = Settings.from_env()
     embedder = get_embedder(settings.embedder, settings.threads)
     embedder.encode(["warm up"])
-    out = {"load average at start": round(os.getloadavg()[0], 2), "documents": len(rows)}
+    out = {"embedder": settings.embedder, "load average at start": round(os.getloadavg()[0], 2), "documents": len(rows)}
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "corpus.jsonl").write_text("\n".join(lines) + "\n")
         started = time.perf_counter()

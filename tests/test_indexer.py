@@ -85,8 +85,13 @@ def test_a_file_that_turns_bad_keeps_its_previous_version(corpus, tmp_settings):
 
 def test_progress_callback(corpus, tmp_settings):
     seen = []
-    rag.ingest([corpus], tmp_settings, progress=lambda f, msg: seen.append(f))
-    assert seen[-1] == 1.0 and seen == sorted(seen)
+    rag.ingest([corpus], tmp_settings, progress=lambda f, msg: seen.append((f, msg)))
+    fractions = [f for f, _ in seen]
+    assert fractions[-1] == 1.0 and fractions == sorted(fractions)
+    messages = [m for _, m in seen]
+    assert messages[0].startswith("reading file 1/") and messages[0].endswith("0 documents, 0 pages read")
+    assert any(m.startswith("read ") and " documents (" in m for m in messages)
+    assert any(m.startswith("embedded ") and " chunks/s, ETA " in m for m in messages)
 
 
 def test_same_file_name_in_two_folders_are_two_documents(tmp_path, tmp_settings):

@@ -208,6 +208,35 @@ def test_a_half_copied_upload_is_never_ingested_and_is_cleaned_up(tmp_path, tmp_
     assert sorted(p.name for p in uploads.iterdir()) == ["note.md"]
 
 
+def test_cancel_stops_an_upload_and_keeps_the_previous_index(tmp_path, tmp_settings):
+    from rag.index import current_generation, open_index
+    from rag.ui import CANCELLED, App
+
+    app = App(tmp_settings)
+    boiler = tmp_path / "boiler.md"
+    boiler.write_text("# Boiler\n\nThe boiler is serviced every October by the caretaker.")
+    report, rejected = app.add_files([boiler])
+    assert len(report.added) == 1 and not rejected
+    before = current_generation(tmp_settings.index_dir)
+    big = tmp_path / "minutes.md"
+    big.write_text("\n\n".join(f"Item {i}: the committee discussed budget line {i} and approved it." for i in range(400)))
+    seen = []
+
+    def progress(fraction, desc=""):  # the Cancel button pressed while the chunks are being embedded
+        seen.append(desc)
+        if desc.startswith("embedded"):
+            app.cancel_ingest()
+
+    report, rejected = app.add_files([big], progress)
+    assert report is None and rejected == [("minutes.md", CANCELLED)]
+    assert any(d.startswith("reading file") for d in seen) and "done" not in seen
+    assert current_generation(tmp_settings.index_dir) == before
+    assert [d.source for d in open_index(tmp_settings.index_dir).documents.values()] == ["boiler.md"]
+    assert sorted(p.name for p in app.uploads_dir.iterdir()) == ["boiler.md"]  # the cancelled file is not kept
+    report, rejected = app.add_files([big])  # the earlier press does not cancel the next upload
+    assert [d.rsplit("/", 1)[-1] for d in report.added] == ["minutes.md"] and not rejected
+
+
 def test_the_decline_is_said_once():
     from rag.generate.prompt import ABSTAIN
 
@@ -324,7 +353,7 @@ def bot_text(chat: list) -> str:
 
 def test_app_builds_its_index_and_exposes_named_endpoints(app, client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/ask", "/chat", "/upload", "/remove", "/documents", "/list_documents"} <= set(endpoints)
+    assert {"/ask", "/chat", "/upload", "/cancel_upload", "/remove", "/documents", "/list_documents"} <= set(endpoints)
     docs = client.predict(api_name="/list_documents")
     assert CANADA_DOC in {d["source"] for d in docs}
     assert (app.workdir / "index" / "CURRENT").exists()
