@@ -17,7 +17,7 @@ from .indexer import ensure_index
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
         index_dir=getattr(args, "index", None),
-        store=getattr(args, "store", None),
+        store=getattr(args, "store", None) or (str(args.index) if getattr(args, "index", None) else None),
         collection=getattr(args, "collection", None),
         k=getattr(args, "k", None),
         mode=getattr(args, "mode", None),

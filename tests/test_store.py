@@ -47,3 +47,9 @@ def test_migrate_between_folders_keeps_results(seeds_settings, tmp_path):
     assert np.array_equal(copy.vectors, original.vectors) and copy.origins == original.origins
     query = "Who signed the space MoU with the Canadian Space Agency?"
     assert search(query, copy, seeds_settings) == search(query, original, seeds_settings)
+
+
+def test_migrate_refuses_to_copy_a_store_onto_itself(seeds_settings):
+    with pytest.raises(ValueError, match="source and the target are both"):
+        migrate(seeds_settings, seeds_settings.index_dir)
+    assert open_index(seeds_settings.index_dir).chunks  # untouched

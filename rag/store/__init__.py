@@ -117,6 +117,8 @@ def migrate(settings, target: str | Path, source: Store | str | Path | None = No
     """Copy every document, chunk and vector of ``source`` (a store, or where one is; default:
     the store ``settings`` name) into ``target`` (a folder or a ``postgresql://`` URL, same
     collection), replacing what is there. Nothing is embedded again."""
+    if not isinstance(source, Store) and str(store_location(settings, source)) == str(store_location(settings, target)):
+        raise ValueError(f"rag migrate: the source and the target are both {store_location(settings, target)}")
     store = source if isinstance(source, Store) else open_store(settings, source)
     documents, origins, chunks, vectors = store.export()
     with open_writer(settings, target, rebuild=True, expect=store.config) as writer:
