@@ -218,3 +218,13 @@ def test_chunk_terms_are_the_local_bm25_tokens():
     chunk = Chunk("d#0", "d", "d.txt", "Lighthouses", "The lighthouses were painted; the painter painted them.", 0, 5)
     (terms, tfs, n), = chunk_terms([chunk])
     assert dict(zip(terms, tfs)) == {"lighthous": 2, "paint": 2, "painter": 1, "were": 1, "them": 1} and n == 7
+
+
+def test_the_ui_lists_and_answers_from_postgres(pg_seeds, tmp_path):
+    from rag.ui import App
+
+    app = App(pg_seeds.replace(index_dir=tmp_path / "index", backend="extractive"))
+    docs, origins = app.catalogue()
+    assert len(docs) == 4 and set(origins) == {d.doc_id for d in docs} and all(d.text for d in docs)
+    reply = app.ask(QUESTION)
+    assert "Oh Tae-seok" in reply["text"] and reply["citations"], reply
