@@ -17,6 +17,8 @@ from .indexer import ensure_index
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
         index_dir=getattr(args, "index", None),
+        store=getattr(args, "store", None) or (str(args.index) if getattr(args, "index", None) else None),
+        collection=getattr(args, "collection", None),
         k=getattr(args, "k", None),
         mode=getattr(args, "mode", None),
         backend=getattr(args, "backend", None),
@@ -58,6 +60,16 @@ def cmd_list(args) -> int:
 
     for doc in list_documents(_settings(args)):
         print(f"{short_id(doc.doc_id)}\t{len(doc.text)} chars\t{display_title(doc)}\t{doc.doc_id}")
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from .store import migrate
+
+    done = migrate(_settings(args), args.to if str(args.to).startswith(("postgresql://", "postgres://"))
+                   else Path(args.to).expanduser())
+    print(f"copied {done['documents']} documents and {done['chunks']} chunks from {done['from']} to {done['to']} "
+          "(nothing re-embedded)")
     return 0
 
 
@@ -171,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Offline question answering over your documents, with citations.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", type=Path, help="index folder (default: ./index of the project, or $RAG_INDEX_DIR)")
+    common.add_argument("--store", help="postgresql://user@host/db for a PostgreSQL + pgvector store, or a folder "
+                                        "(default: $RAG_STORE, else the index folder)")
+    common.add_argument("--collection", help="collection of a PostgreSQL store (default: $RAG_COLLECTION or default)")
     common.add_argument("-v", "--verbose", action="store_true",
                         help="show library messages (model loading, BM25, PDF warnings); for ingest: characters "
                              "dropped per document")
@@ -190,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", parents=[common], help="list indexed documents")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("migrate", parents=[common],
+                       help="copy the store (documents, chunks, vectors) into another one, without re-embedding")
+    p.add_argument("--to", required=True,
+                   help="postgresql://… (the same --collection) or an index folder; its current content is replaced")
+    p.set_defaults(func=cmd_migrate)
 
     for name, func, helptext in (("search", cmd_search, "show the passages retrieved for a query"),
                                  ("ask", cmd_ask, "answer a question with citations (no question: interactive)")):

@@ -30,6 +30,9 @@ class Settings:
     index_dir: Path = PROJECT_ROOT / "index"
     seeds_dir: Path = PROJECT_ROOT / "seeds"
     cache_dir: Path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag"
+    # the store: "" (the index_dir folder), another folder, or postgresql://user@host/db (rag.store)
+    store: str = ""
+    collection: str = "default"  # the named collection of a PostgreSQL store
     # chunking (tokens of tiktoken cl100k_base)
     chunk_size: int = 200
     chunk_overlap: int = 40
@@ -73,6 +76,8 @@ class Settings:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ValueError("chunk_overlap must be >= 0 and smaller than chunk_size")
+        if not self.collection.strip():
+            raise ValueError("collection must not be empty")
         if self.k < 1:
             raise ValueError("k must be at least 1")
         for name in ("index_dir", "seeds_dir", "cache_dir"):

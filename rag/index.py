@@ -103,6 +103,27 @@ class Index:
         scores, rows = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), min(k, len(self.chunks)))
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
+    # --- the Store protocol (rag.store) -------------------------------------------------
+    def chunk_count(self) -> int:
+        return len(self.chunks)
+
+    def lexical(self, query: str) -> "LocalLexical":
+        return LocalLexical(self.bm25_scores(query))
+
+    def vectors_of(self, rows) -> np.ndarray:
+        return self.vectors[rows]
+
+    def chunks_of(self, rows) -> list[Chunk]:
+        return [self.chunks[row] for row in rows]
+
+    def stats(self) -> dict:
+        return {"store": "local", "path": str(self.path or ""), "generation": self.generation,
+                "documents": len(self.documents), "chunks": len(self.chunks),
+                "dense": type(self.dense).__name__ if self.chunks else "", **self.config}
+
+    def export(self) -> tuple[dict[str, Document], dict[str, str], list[Chunk], np.ndarray]:
+        return dict(self.documents), dict(self.origins), list(self.chunks), self.vectors
+
     def bm25_scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for ``query`` (zeros when no query term is indexed)."""
         tokens = tokenize([query], show_progress=False)
@@ -223,6 +244,22 @@ class Index:
 
             index._bm25 = _read_file(folder / "bm25", lambda p: bm25s.BM25.load(str(p), allow_pickle=False))
         return index
+
+
+class LocalLexical:
+    """BM25 scores of one query over every chunk of a local index."""
+
+    def __init__(self, scores: np.ndarray):
+        self.all = scores
+
+    def top(self, n: int) -> np.ndarray:
+        n = min(n, len(self.all))
+        part = np.argpartition(-self.all, n - 1)[:n] if n < len(self.all) else np.arange(len(self.all))
+        top = part[np.argsort(-self.all[part], kind="stable")]
+        return top[self.all[top] > 0]
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        return self.all[rows]
 
 
 def check_compatible(found: dict, expect: dict, root: Path) -> None:

@@ -18,27 +18,14 @@ from tqdm.auto import tqdm
 from .chunk import chunk_document
 from .config import Settings, get_settings
 from .embed import get_embedder
-from .index import Index, IndexUnavailable, current_generation, open_index, write_lock
+from .index import Index, IndexUnavailable, current_generation
 from .load import LoadError, iter_files, read_documents
+from .store import is_postgres, open_store, open_writer, store_location
 from .types import Chunk, Document, IngestReport, Skipped
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 EMBED_BATCH = 256
-
-
-def _index_root(settings: Settings, index: Path | str | None) -> Path:
-    return Path(index).expanduser() if index is not None else settings.index_dir
-
-
-def _open_for_write(root: Path, settings: Settings, rebuild: bool) -> Index:
-    expect = Index.make_config(settings, get_embedder(settings.embedder, settings.threads).dimension)
-    if rebuild or current_generation(root) is None:
-        index = Index.empty(expect)
-    else:
-        index = Index.load(root, expect=expect)  # IndexMismatch tells the user to --rebuild
-    index.exact_limit = settings.exact_limit
-    return index
 
 
 def ingest(
@@ -54,16 +41,15 @@ def ingest(
 
     Unchanged documents (same content hash) are not re-embedded. With ``prune``, documents
     that came from an ingested directory but are no longer in it are removed. Bad files are
-    reported in ``IngestReport.skipped`` and the rest proceeds; the index on disk changes
-    only by an atomic swap of a complete new generation.
+    reported in ``IngestReport.skipped`` and the rest proceeds; the store changes only as a
+    whole (an atomic swap of a complete new generation, or one database transaction).
+    ``index`` is a folder or a ``postgresql://`` URL (default: the settings' store).
     """
     settings = settings or get_settings()
-    root = _index_root(settings, index)
     started = time.perf_counter()
     paths = [Path(p).expanduser() for p in paths]
     report = IngestReport()
-    with write_lock(root):
-        old = _open_for_write(root, settings, rebuild)
+    with open_writer(settings, index, rebuild) as old:
         found: dict[str, tuple[Document, str]] = {}
         seen_sources: dict[str, set[str]] = {}
         files = list(iter_files(paths))
@@ -124,12 +110,10 @@ def ingest(
                     origins.pop(doc_id, None)
 
         new_chunks = [c for doc in todo for c in chunk_document(doc, settings.chunk_size, settings.chunk_overlap)]
-        new_vectors, report.chunks_embedded = _embed(new_chunks, settings, progress, old, root)
-        if report.changed or rebuild or old.generation == "":
-            index_obj = _assemble(old, keep, origins, set(report.updated), new_chunks, new_vectors)
-            index_obj.exact_limit = settings.exact_limit
-            index_obj.save(root)
-        shutil.rmtree(root / PARTIAL, ignore_errors=True)
+        new_vectors, report.chunks_embedded = _embed(new_chunks, settings, progress, old.index, old.partial_root)
+        if report.changed or rebuild or old.is_new:
+            old.commit(keep, origins, set(report.updated), new_chunks, new_vectors)
+        shutil.rmtree(old.partial_root / PARTIAL, ignore_errors=True)
     _callback(progress, 1.0, "done")
     report.seconds = time.perf_counter() - started
     return report
@@ -167,10 +151,18 @@ def ensure_index(settings: Settings | None = None, progress: bool | Progress = T
     taken, so a reader never waits for a running ingest.
     """
     settings = settings or get_settings()
-    if current_generation(settings.index_dir) is not None:
+    where = store_location(settings)
+    if is_postgres(where):
+        try:
+            open_store(settings)
+            return None
+        except IndexUnavailable as exc:
+            if "no collection" not in str(exc):
+                raise
+    elif current_generation(where) is not None:
         return None
     if not settings.seeds_dir.is_dir():
-        raise IndexUnavailable(f"no index at {settings.index_dir} and no seeds folder at {settings.seeds_dir}: run `rag ingest PATH`")
+        raise IndexUnavailable(f"no index at {where} and no seeds folder at {settings.seeds_dir}: run `rag ingest PATH`")
     return ingest([settings.seeds_dir], settings, progress=progress)
 
 
@@ -178,12 +170,10 @@ def remove(names: Iterable[str], settings: Settings | None = None, *, index: Pat
     """Remove documents by id, source path (relative to the folder it was ingested from) or
     absolute path; return the ids removed (unknown names raise)."""
     settings = settings or get_settings()
-    root = _index_root(settings, index)
     names = list(names)
-    with write_lock(root):
-        old = _open_for_write(root, settings, rebuild=False)
-        if not old.generation:
-            raise IndexUnavailable(f"no index at {root}")
+    with open_writer(settings, index) as old:
+        if old.is_new:
+            raise IndexUnavailable(f"no index at {store_location(settings, index)}")
         matches = {n: {d for d in old.documents if {n, str(Path(n).expanduser().resolve())} & _names_of(old, d)}
                    for n in names}
         ambiguous = {n: ids for n, ids in matches.items()
@@ -197,11 +187,11 @@ def remove(names: Iterable[str], settings: Settings | None = None, *, index: Pat
             raise KeyError(f"not in the index: {', '.join(missing)}")
         keep = {k: v for k, v in old.documents.items() if k not in doomed}
         origins = {k: v for k, v in old.origins.items() if k in keep}
-        _assemble(old, keep, origins, set(), [], np.zeros((0, old.config["dimension"]), np.float32)).save(root)
+        old.commit(keep, origins, set(), [], np.zeros((0, old.dimension), np.float32))
     return sorted(doomed)
 
 
-def _names_of(index: Index, doc_id: str) -> set[str]:
+def _names_of(index, doc_id: str) -> set[str]:
     """The names ``remove`` accepts for a document: its id, its source and its absolute path."""
     doc = index.documents[doc_id]
     names = {doc_id, doc.source}
@@ -213,19 +203,7 @@ def _names_of(index: Index, doc_id: str) -> set[str]:
 def list_documents(settings: Settings | None = None, *, index: Path | str | None = None) -> list[Document]:
     """The documents in the index, sorted by id."""
     settings = settings or get_settings()
-    idx = open_index(_index_root(settings, index))
-    return sorted(idx.documents.values(), key=lambda d: d.doc_id)
-
-
-def _assemble(old: Index, keep: dict[str, Document], origins: dict[str, str], replaced: set[str],
-              new_chunks: list[Chunk], new_vectors: np.ndarray) -> Index:
-    """Old chunks of documents still kept (and not replaced), plus the new ones."""
-    rows = [i for i, c in enumerate(old.chunks) if c.doc_id in keep and c.doc_id not in replaced]
-    chunks = [old.chunks[i] for i in rows] + new_chunks
-    vectors = np.concatenate([old.vectors[rows], new_vectors]) if rows else new_vectors
-    index = Index(old.config, keep, chunks, vectors)
-    index.origins = origins
-    return index
+    return sorted(open_store(settings, index).documents.values(), key=lambda d: d.doc_id)
 
 
 def _embed(chunks: list[Chunk], settings: Settings, progress: bool | Progress, old: Index | None = None,

@@ -1,9 +1,10 @@
-"""Search: dense (FAISS) and BM25 candidates, fused by normalised-score convex combination.
+"""Search: dense and BM25 candidates from the store, fused by normalised-score convex combination.
 
 Each retriever proposes its top ``fetch_k`` chunks; every candidate in the union gets its exact
 score from both retrievers (cosine, BM25), each score is min-max normalised over that union,
 and the fused score is their weighted mean (``dense_weight``, ``bm25_weight``). Reciprocal rank
-fusion (``fusion="rrf"``) and Rocchio pseudo-relevance feedback (``prf=n``) are options.
+fusion (``fusion="rrf"``) and Rocchio pseudo-relevance feedback (``prf=n``) are options. Only candidate
+rows are ever scored or read, so the same code runs over the local index and a database store.
 """
 from __future__ import annotations
 
@@ -13,42 +14,43 @@ import numpy as np
 
 from .config import Settings, get_settings
 from .embed import get_embedder
-from .index import Index, open_index
+from .index import Index
+from .store import Store, open_store
 from .types import Passage, page_fields
 
 FUSIONS = ("convex", "rrf")
 PRF_BETA = 0.3  # weight of the feedback centroid added to the query vector
 
 
-def resolve(settings: Settings | None, index: Index | Path | str | None, **overrides) -> tuple[Settings, Index]:
-    """Settings with ``overrides`` applied, and the index (an ``Index``, a folder, or the default)."""
+def resolve(settings: Settings | None, index: Store | Path | str | None, **overrides) -> tuple[Settings, Store]:
+    """Settings with ``overrides`` applied, and the store (a ``Store``, a folder, a
+    ``postgresql://`` URL, or the one the settings name)."""
     settings = (settings or get_settings()).replace(**overrides)
-    if isinstance(index, Index):
+    if isinstance(index, Store):
         return settings, index
-    root = Path(index).expanduser() if index is not None else settings.index_dir
     embedder = get_embedder(settings.embedder, settings.threads)
-    return settings, open_index(root, expect=Index.make_config(settings, embedder.dimension))
+    return settings, open_store(settings, index, expect=Index.make_config(settings, embedder.dimension))
 
 
-def search(query: str, index: Index, settings: Settings, k: int | None = None, mode: str | None = None, *,
+def search(query: str, index: Store, settings: Settings, k: int | None = None, mode: str | None = None, *,
            fusion: str = "convex", prf: int = 0) -> tuple[list[Passage], float]:
     """Fused passages for ``query`` and the best dense cosine among them (a relevance signal)."""
     k = k or settings.k
-    if not index.chunks or not query.strip():
+    if not index.chunk_count() or not query.strip():
         return [], 0.0
     qvec, rows, scores = _rank(query, index, settings, mode or settings.mode, fusion, prf, settings.fetch_k)
     ranked = _reranked(query, index, settings, rows, scores, k)
     kept = [row for row, _ in ranked]
-    relevance = float(max(index.vectors[kept] @ qvec)) if kept else 0.0
+    relevance = float(max(index.vectors_of(kept) @ qvec)) if kept else 0.0
     return [p for _, p in ranked], relevance
 
 
-def _reranked(query: str, index: Index, settings: Settings, rows: list[int], scores: dict[int, float],
+def _reranked(query: str, index: Store, settings: Settings, rows: list[int], scores: dict[int, float],
               k: int) -> list[tuple[int, Passage]]:
     """The ``k`` best ``(row, passage)``: the fused top ``rerank_depth`` (near-duplicates dropped)
     re-scored by their best sentence window (``rag.evidence.rerank``)."""
     kept = _dedup(index, rows, max(k, settings.rerank_depth) if settings.rerank_depth else k, settings.dedup_threshold)
-    passages = [_passage(index, row, scores[row]) for row in kept]
+    passages = [_passage(c, scores[row]) for row, c in zip(kept, index.chunks_of(kept))]
     if settings.rerank_depth and len(passages) > 1:
         from .evidence import rerank, weights_for
 
@@ -58,29 +60,31 @@ def _reranked(query: str, index: Index, settings: Settings, rows: list[int], sco
     return list(zip(kept, passages))[:k]
 
 
-def search_documents(query: str, index: Index, settings: Settings, n: int = 100, mode: str | None = None, *,
+def search_documents(query: str, index: Store, settings: Settings, n: int = 100, mode: str | None = None, *,
                      fusion: str = "convex", prf: int = 0) -> list[tuple[str, float]]:
     """The ``n`` best documents for ``query``, each ranked by its best passage (max-passage).
 
     The ranking is the fused passage ranking of ``search`` read in order of first appearance of
     each document, from a candidate pool deep enough to reach ``n`` documents.
     """
-    if not index.chunks or not query.strip():
+    chunks = index.chunk_count()
+    if not chunks or not query.strip():
         return []
-    pool = max(settings.fetch_k, 2 * n * -(-len(index.chunks) // max(len(index.documents), 1)))
+    pool = max(settings.fetch_k, 2 * n * -(-chunks // max(len(index.documents), 1)))
     _, rows, scores = _rank(query, index, settings, mode or settings.mode, fusion, prf, pool)
     docs: dict[str, float] = {}
     head = _reranked(query, index, settings, rows, scores, settings.rerank_depth) if settings.rerank_depth else []
     for _, p in head:
         docs.setdefault(p.doc_id, p.score + 1.0)  # reranked passages lead the ranking
-    for row in _dedup(index, rows, len(rows), settings.dedup_threshold):
+    rest = _dedup(index, rows, len(rows), settings.dedup_threshold)
+    for row, chunk in zip(rest, index.chunks_of(rest)):
         if len(docs) >= n:
             break
-        docs.setdefault(index.chunks[row].doc_id, scores[row])
+        docs.setdefault(chunk.doc_id, scores[row])
     return list(docs.items())[:n]
 
 
-def retrieve(query: str, k: int = 5, index: Index | Path | str | None = None, settings: Settings | None = None,
+def retrieve(query: str, k: int = 5, index: Store | Path | str | None = None, settings: Settings | None = None,
              mode: str | None = None) -> list[Passage]:
     """The ``k`` best passages for ``query`` (hybrid dense + BM25 by default)."""
     settings, idx = resolve(settings, index)
@@ -88,32 +92,31 @@ def retrieve(query: str, k: int = 5, index: Index | Path | str | None = None, se
 
 
 # --- ranking ----------------------------------------------------------------------------------
-def _rank(query: str, index: Index, settings: Settings, mode: str, fusion: str, prf: int,
+def _rank(query: str, index: Store, settings: Settings, mode: str, fusion: str, prf: int,
           pool: int) -> tuple[np.ndarray, list[int], dict[int, float]]:
     """The query vector, candidate rows best first, and their fused scores."""
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
     qvec = get_embedder(settings.embedder, settings.threads).encode([query])[0]
-    bm25 = index.bm25_scores(query) if mode in ("hybrid", "bm25") else None
+    bm25 = index.lexical(query) if mode in ("hybrid", "bm25") else None
     rows, scores = _fuse(qvec, bm25, index, settings, mode, fusion, pool)
     if prf > 0 and mode != "bm25" and rows:
-        centroid = index.vectors[rows[:prf]].mean(axis=0)
+        centroid = index.vectors_of(rows[:prf]).mean(axis=0)
         expanded = qvec + PRF_BETA * centroid
         rows, scores = _fuse(expanded / np.linalg.norm(expanded), bm25, index, settings, mode, fusion, pool)
     return qvec, rows, scores
 
 
-def _fuse(qvec: np.ndarray, bm25: np.ndarray | None, index: Index, settings: Settings, mode: str, fusion: str,
+def _fuse(qvec: np.ndarray, bm25, index: Store, settings: Settings, mode: str, fusion: str,
           pool: int) -> tuple[list[int], dict[int, float]]:
     lists: list[tuple[np.ndarray, float]] = []  # (rows best first, weight) per retriever
     exact = []  # the retriever's score of any row
     if mode in ("hybrid", "dense"):
         lists.append((np.array([r for r, _ in index.search_dense(qvec, pool)], dtype=np.int64), settings.dense_weight))
-        exact.append(lambda rows: index.vectors[rows] @ qvec)
+        exact.append(lambda rows: index.vectors_of(rows) @ qvec)
     if mode in ("hybrid", "bm25") and bm25 is not None:
-        top = _top(bm25, pool)
-        lists.append((top[bm25[top] > 0], settings.bm25_weight))
-        exact.append(lambda rows: bm25[rows])
+        lists.append((np.asarray(bm25.top(pool), dtype=np.int64), settings.bm25_weight))
+        exact.append(bm25.scores)
     if fusion == "rrf":
         fused: dict[int, float] = {}
         for rows, weight in lists:
@@ -134,18 +137,12 @@ def _fuse(qvec: np.ndarray, bm25: np.ndarray | None, index: Index, settings: Set
     return order, fused
 
 
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    n = min(n, len(scores))
-    part = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-    return part[np.argsort(-scores[part], kind="stable")]
-
-
-def _dedup(index: Index, order: list[int], k: int, threshold: float) -> list[int]:
+def _dedup(index: Store, order: list[int], k: int, threshold: float) -> list[int]:
     """The first ``k`` rows of ``order`` that are not near-duplicates of a row kept before them."""
     kept: list[int] = []
-    vectors = np.empty((min(k, len(order)), index.vectors.shape[1]), dtype=np.float32)
-    for row in order:
-        vec = index.vectors[row]
+    candidates = index.vectors_of(order)
+    vectors = np.empty((min(k, len(order)), index.config["dimension"]), dtype=np.float32)
+    for row, vec in zip(order, candidates):
         if kept and float((vectors[: len(kept)] @ vec).max()) >= threshold:
             continue  # near-duplicate of a better passage
         vectors[len(kept)] = vec
@@ -155,6 +152,5 @@ def _dedup(index: Index, order: list[int], k: int, threshold: float) -> list[int
     return kept
 
 
-def _passage(index: Index, row: int, score: float) -> Passage:
-    c = index.chunks[row]
+def _passage(c, score: float) -> Passage:
     return Passage(c.doc_id, c.source, c.title, c.text, c.start, c.end, round(score, 6), c.chunk_id, **page_fields(c))

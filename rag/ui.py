@@ -504,10 +504,11 @@ class App:
 
     def catalogue(self) -> tuple[list[Document], dict[str, str]]:
         """The indexed documents (sorted by id) and the folder each was ingested from."""
-        from .index import IndexUnavailable, open_index
+        from .index import IndexUnavailable
+        from .store import open_store
 
         try:
-            index = open_index(self.settings.index_dir)
+            index = open_store(self.settings)
         except IndexUnavailable:
             return [], {}
         return sorted(index.documents.values(), key=lambda d: d.doc_id), dict(index.origins)

@@ -1,0 +1,230 @@
+"""The PostgreSQL + pgvector store, against a real server started by the ``pg_url`` fixture."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import rag
+from conftest import ROOT, SEEDS
+from rag.config import Settings
+from rag.evidence import Weights
+from rag.index import Index, IndexUnavailable, open_index
+from rag.search import search
+from rag.store import migrate, open_store, open_writer
+from rag.store.postgres import chunk_terms, connect
+from rag.types import Chunk, Document
+from test_cli import QUESTION, rag_cli
+
+DIM = 384
+
+
+@pytest.fixture(scope="module")
+def pg_seeds(pg_url, seeds_settings) -> Settings:
+    """The seeds index migrated (not re-embedded) into the collection ``seeds``."""
+    settings = seeds_settings.replace(store=pg_url, collection="seeds")
+    migrate(settings, pg_url, source=seeds_settings.index_dir)
+    return settings
+
+
+def _sql(url: str, query: str, params=()) -> list[tuple]:
+    conn = connect(url)
+    try:
+        cur = conn.execute(query, params)
+        return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+def test_search_and_weights_match_the_local_store(pg_seeds, seeds_settings):
+    local, pg = open_store(seeds_settings), open_store(pg_seeds)
+    assert len(pg.documents) == len(local.documents) and pg.chunk_count() == local.chunk_count()
+    assert Weights(pg).df == Weights(local).df and Weights(pg).n == Weights(local).n
+    for query in (QUESTION, "low earth orbit satellites", "Mayfield Hotel symposium"):
+        ours, rel = search(query, pg, pg_seeds, k=5)
+        theirs, rel_local = search(query, local, seeds_settings, k=5)
+        assert [(p.chunk_id, p.start, p.end, p.text) for p in ours] == [(p.chunk_id, p.start, p.end, p.text) for p in theirs]
+        assert [p.score for p in ours] == pytest.approx([p.score for p in theirs], abs=1e-4)
+        assert rel == pytest.approx(rel_local, abs=1e-5)
+        lex_pg, lex_local = pg.lexical(query), local.lexical(query)
+        top = lex_local.top(20)
+        rows_pg = lex_pg.top(20)
+        assert len(rows_pg) == len(top) > 0
+        assert lex_pg.scores(rows_pg) == pytest.approx(np.sort(lex_local.scores(top))[::-1], rel=1e-5)
+
+
+def test_answers_with_citations_from_postgres(pg_seeds):
+    a = rag.answer(QUESTION, settings=pg_seeds.replace(backend="extractive"))
+    assert not a.abstained and "Oh Tae-seok" in a.text and a.citations
+    doc = open_store(pg_seeds).documents[a.citations[0].doc_id]
+    c = a.citations[0]
+    assert doc.text[c.quote_start:c.quote_end] == c.quote
+
+
+def test_migrate_back_to_a_folder_keeps_every_vector(pg_seeds, seeds_settings, tmp_path):
+    back = tmp_path / "back"
+    done = migrate(pg_seeds, back)
+    local, copy = open_index(seeds_settings.index_dir), Index.load(back)
+    assert done["chunks"] == len(local.chunks) == len(copy.chunks)
+    order = {c.chunk_id: i for i, c in enumerate(copy.chunks)}
+    rows = [order[c.chunk_id] for c in local.chunks]
+    assert np.array_equal(copy.vectors[rows], local.vectors)
+    assert [copy.chunks[r] for r in rows] == local.chunks
+    assert copy.documents == local.documents and copy.origins == local.origins
+
+
+def _synthetic(collection_docs: int, centre: np.ndarray, spread: float, seed: int, prefix: str):
+    """Documents of one chunk each, vectors around ``centre`` (unit length)."""
+    rng = np.random.default_rng(seed)
+    vectors = centre + spread * rng.standard_normal((collection_docs, DIM))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    docs, chunks = {}, []
+    for i in range(collection_docs):
+        text = f"{prefix} note number {i}"
+        doc = Document(f"{prefix}/{i}", f"{i}.txt", f"{prefix} {i}", text, f"h{prefix}{i}")
+        docs[doc.doc_id] = doc
+        chunks.append(Chunk(f"{doc.doc_id}#0", doc.doc_id, doc.source, doc.title, text, 0, len(text)))
+    return docs, chunks, vectors
+
+
+def _fill(settings: Settings, url: str, docs, chunks, vectors) -> None:
+    config = Index.make_config(settings, DIM)
+    with open_writer(settings, url, rebuild=True, expect=config) as writer:
+        writer.commit(docs, {}, set(), chunks, vectors)
+
+
+def test_filtered_search_returns_k_from_a_small_collection(pg_url, tmp_settings):
+    """One shared HNSW graph: the big collection crowds the query's neighbourhood, and without
+    iterative scans a filter on the small one keeps only what the first ef_search candidates
+    held (the Open WebUI #30135 failure). Sorting is disabled so the planner walks the HNSW
+    graph, as it does on a table too large to sort, instead of sorting the small collection."""
+    rng = np.random.default_rng(0)
+    query = rng.standard_normal(DIM)
+    query /= np.linalg.norm(query)
+    far = rng.standard_normal(DIM)
+    far /= np.linalg.norm(far)
+    _fill(tmp_settings.replace(collection="big"), pg_url, *_synthetic(3000, query, 0.03, 1, "big"))
+    _fill(tmp_settings.replace(collection="small"), pg_url, *_synthetic(25, far, 0.03, 2, "small"))
+    _sql(pg_url, "ALTER DATABASE postgres SET enable_sort = off")
+    try:
+        small = open_store(tmp_settings.replace(store=pg_url, collection="small"))
+        hits = small.search_dense(query, 10)
+        conn = connect(pg_url)
+        try:
+            with conn.transaction():
+                conn.execute("SET LOCAL hnsw.iterative_scan = off")
+                sql = "SELECT id FROM rag_chunks WHERE collection = 'small' ORDER BY embedding <=> %s LIMIT 10"
+                plan = " ".join(r[0] for r in conn.execute("EXPLAIN " + sql, (query.astype(np.float32),)))
+                plain = conn.execute(sql, (query.astype(np.float32),)).fetchall()
+        finally:
+            conn.close()
+    finally:
+        _sql(pg_url, "ALTER DATABASE postgres RESET enable_sort")
+    assert "rag_chunks_embedding" in plan  # the HNSW index was used
+    assert len(plain) < 10  # what a filtered HNSW search returns without iterative scans
+    assert len(hits) == 10
+    assert {c.doc_id.split("/")[0] for c in small.chunks_of([r for r, _ in hits])} == {"small"}
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    big = open_store(tmp_settings.replace(store=pg_url, collection="big"))
+    assert len(big.search_dense(query, 10)) == 10 and big.chunk_count() == 3000
+
+
+def test_a_failed_write_leaves_the_previous_state(pg_url, tmp_settings):
+    settings = tmp_settings.replace(collection="crash")
+    docs, chunks, vectors = _synthetic(5, np.ones(DIM) / DIM ** 0.5, 0.1, 3, "crash")
+    _fill(settings, pg_url, docs, chunks, vectors)
+    more = _synthetic(3, np.ones(DIM) / DIM ** 0.5, 0.1, 4, "more")
+    with pytest.raises(RuntimeError, match="power cut"):
+        with open_writer(settings, pg_url, expect=Index.make_config(settings, DIM)) as writer:
+            writer.commit({**docs, **more[0]}, {}, set(), more[1], more[2])
+            raise RuntimeError("power cut")
+    store = open_store(settings.replace(store=pg_url))
+    assert sorted(store.documents) == sorted(docs) and store.chunk_count() == 5
+
+
+def test_bad_urls_and_collections_say_what_to_do(pg_url, tmp_settings):
+    with pytest.raises(IndexUnavailable, match=r"cannot connect to the PostgreSQL store postgresql://rag:\*\*\*@127\.0\.0\.1:1/x.*RAG_STORE"):
+        open_store(tmp_settings.replace(store="postgresql://rag:secret@127.0.0.1:1/x"))
+    with pytest.raises(IndexUnavailable, match="no collection 'nothing-here'.*rag ingest PATH --store"):
+        open_store(tmp_settings.replace(store=pg_url, collection="nothing-here"))
+
+
+def _consistent(url: str, collection: str) -> None:
+    """Counts and BM25 statistics agree with the chunks actually stored."""
+    (n, tokens), = _sql(url, "SELECT chunks, tokens FROM rag_collections WHERE name = %s", (collection,))
+    assert _sql(url, "SELECT count(*), sum(tokens) FROM rag_chunks WHERE collection = %s", (collection,))[0] == (n, tokens)
+    stored = dict(_sql(url, "SELECT term, df FROM rag_terms WHERE collection = %s", (collection,)))
+    recount = Counter(t for (terms,) in _sql(url, "SELECT terms FROM rag_chunks WHERE collection = %s", (collection,))
+                      for t in terms)
+    assert stored == dict(recount)
+
+
+def test_concurrent_ingests_and_readers_lose_nothing(pg_url, seeds_settings, tmp_path):
+    """Two CLI ingests of different folders into one collection while another process reads."""
+    folders = []
+    for name in ("alpha", "beta"):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i in range(6):
+            (folder / f"{name}{i}.md").write_text(f"# {name} {i}\n\nThe {name} lighthouse number {i} was "
+                                                   f"painted colour {i * 7} in {1900 + i}.\n")
+        folders.append(folder)
+    settings = seeds_settings.replace(store=pg_url, collection="shared")
+    migrate(settings, pg_url, source=seeds_settings.index_dir)  # the collection exists before the race
+    env = {**os.environ, "RAG_STORE": pg_url, "RAG_COLLECTION": "shared"}
+    reader = subprocess.Popen([sys.executable, "-c", (
+        "import time, numpy as np\nfrom rag.store import open_store\nfrom rag.config import Settings\n"
+        "s = Settings.from_env()\nend = time.time() + 900\nn = docs = 0\nq = np.ones(384, np.float32) / 384 ** 0.5\n"
+        "while time.time() < end and docs != 16:\n"
+        "    store = open_store(s)\n    docs = len(store.documents)\n"
+        "    assert len(store.search_dense(q, 5)) == 5 and store.chunks_of(store.lexical('space').top(3))\n"
+        "    n += 1\nprint(n, docs)")], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    writers = [subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(f)], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in folders]
+    for w in writers:
+        out, err = w.communicate(timeout=900)
+        assert w.returncode == 0, err
+    searches, seen = reader.communicate(timeout=900)[0].split()
+    assert reader.returncode == 0 and int(seen) == 16 and int(searches) >= 1
+    store = open_store(settings)
+    assert len(store.documents) == 16  # 4 seeds + 6 + 6
+    rows = _sql(pg_url, "SELECT chunk_id FROM rag_chunks WHERE collection = 'shared'")
+    assert len(rows) == len({r for (r,) in rows}) == store.chunk_count()
+    _consistent(pg_url, "shared")
+    # re-ingest unchanged: nothing embedded, nothing changed; then remove one document
+    again = rag.ingest([folders[0]], settings, progress=False)
+    assert len(again.unchanged) == 6 and not again.changed and again.chunks_embedded == 0
+    doomed = [d for d in store.documents if d.endswith("/alpha0.md")]
+    assert len(doomed) == 1 and rag.remove(["alpha0.md"], settings) == doomed
+    assert len(open_store(settings).documents) == 15
+    _consistent(pg_url, "shared")
+
+
+def test_cli_ingest_then_ask_on_postgres(pg_url):
+    env = {"RAG_STORE": pg_url, "RAG_COLLECTION": "cli"}
+    ingested = rag_cli("ingest", str(SEEDS), env=env, timeout=900)
+    assert ingested.returncode == 0, ingested.stderr
+    out = rag_cli("ask", QUESTION, "--backend", "extractive", env=env, timeout=900)
+    assert out.returncode == 0 and "Oh Tae-seok" in out.stdout and "[1]" in out.stdout, out.stderr
+    listed = rag_cli("list", "--store", pg_url, "--collection", "cli")
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 4
+
+
+def test_chunk_terms_are_the_local_bm25_tokens():
+    chunk = Chunk("d#0", "d", "d.txt", "Lighthouses", "The lighthouses were painted; the painter painted them.", 0, 5)
+    (terms, tfs, n), = chunk_terms([chunk])
+    assert dict(zip(terms, tfs)) == {"lighthous": 2, "paint": 2, "painter": 1, "were": 1, "them": 1} and n == 7
+
+
+def test_the_ui_lists_and_answers_from_postgres(pg_seeds, tmp_path):
+    from rag.ui import App
+
+    app = App(pg_seeds.replace(index_dir=tmp_path / "index", backend="extractive"))
+    docs, origins = app.catalogue()
+    assert len(docs) == 4 and set(origins) == {d.doc_id for d in docs} and all(d.text for d in docs)
+    reply = app.ask(QUESTION)
+    assert "Oh Tae-seok" in reply["text"] and reply["citations"], reply
