@@ -35,11 +35,12 @@ class BuiltIndex:
 
 
 def _fingerprint(paths: list[Path], settings: Settings) -> str:
-    """Changes when the corpus, the chunker, the embedder or what gets embedded changes."""
+    """Changes when the corpus (its place or content), the chunker, the embedder or what gets embedded changes."""
     from rag import chunk
 
     h = hashlib.sha256()
     for path in sorted(paths):
+        h.update(str(Path(path).resolve()).encode())  # ids carry the origin: another copy is another index
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             h.update(file.name.encode())
