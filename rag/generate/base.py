@@ -64,18 +64,17 @@ class ChatBackend:
     # this share of the window is filled with prompt (measured against llama.cpp's server).
     prompt_share = 0.9
 
-    def chat(self, messages: list[dict], settings: Settings, max_tokens: int,
-             weigh_none: bool = False) -> Iterator[str | Declining]:
-        """Stream the reply; with ``weigh_none`` a backend that can yields ``Declining`` first and
-        never replies ``none`` (others ignore it)."""
+    weighs_none = False  # its chat() takes weigh_none=True: yields ``Declining`` first, never replies "none"
+
+    def chat(self, messages: list[dict], settings: Settings, max_tokens: int) -> Iterator[str | Declining]:
         raise NotImplementedError
 
     def stream_answer(self, question: str, passages: list[Passage], settings: Settings) -> Iterator[str | Declining]:
         from .prompt import build_messages
 
         budget = int(min(self.context_window, settings.n_ctx) * self.prompt_share) - settings.max_tokens
-        yield from self.chat(build_messages(question, passages, budget), settings, settings.max_tokens,
-                             weigh_none=settings.decline_at < 1.0)
+        weigh = {"weigh_none": True} if self.weighs_none and settings.decline_at < 1.0 else {}
+        yield from self.chat(build_messages(question, passages, budget), settings, settings.max_tokens, **weigh)
 
     def rewrite(self, messages: list[dict], settings: Settings) -> str | None:
         return "".join(self.chat(messages, settings.replace(temperature=0.0), 64)).strip() or None

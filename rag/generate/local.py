@@ -17,6 +17,7 @@ class LocalBackend(ChatBackend):
     """An in-process llama.cpp server; requests from several threads are queued by llama.cpp."""
 
     name = "local"
+    weighs_none = True
 
     def __init__(self, settings: Settings):
         import xllamacpp as xlc

@@ -90,8 +90,7 @@ class OpenAIBackend(ChatBackend):
 
     # -- chat -----------------------------------------------------------------------------
 
-    def chat(self, messages: list[dict], settings: Settings, max_tokens: int,
-             weigh_none: bool = False) -> Iterator[str]:
+    def chat(self, messages: list[dict], settings: Settings, max_tokens: int) -> Iterator[str]:
         request = dict(model=self.model_name, messages=messages, temperature=settings.temperature, stream=True)
         stream = None
         started = False
