@@ -439,3 +439,23 @@ def test_declining_weighs_none_against_the_best_other_first_token():
     assert declining(top(none=0.2, _none=0.1, None_=0.1, Ana=0.4, Anna=0.2)).probability == pytest.approx(0.5)
     assert declining(top(Ana=0.9)).probability == 0.0
     assert declining([]).probability == 0.0
+
+
+@pytest.mark.slow
+def test_local_model_weighs_the_decline_and_never_writes_none():
+    """The local backend reports how much the model preferred "none" before its reply, and the
+    reply itself is its best answer: high for a question the evidence does not answer, low otherwise."""
+    from rag.generate.base import Declining
+    from rag.types import Passage
+
+    settings = Settings.from_env(backend="local", llm_model="qwen-1.5b")
+    backend = base.get_backend(settings)
+    evidence = [Passage("museum", "museum.txt", "City museum", "The museum reopened on 3 May 2021 after a "
+                        "two-year renovation led by the architect Ana Ruiz.", 0, 95, 1.0, "m1")]
+    answered = list(backend.stream_answer("Who led the renovation of the museum?", evidence, settings))
+    declined = list(backend.stream_answer("How many visitors did the museum have in 2022?", evidence, settings))
+    for pieces in (answered, declined):
+        assert isinstance(pieces[0], Declining) and all(isinstance(p, str) for p in pieces[1:])
+        assert not "".join(pieces[1:]).strip().lower().startswith("none")
+    assert answered[0].probability < 0.5 and "Ana Ruiz" in "".join(answered[1:])
+    assert declined[0].probability > answered[0].probability
