@@ -50,8 +50,9 @@ def evidence_hit(passage_text: str, evidence: str) -> bool:
 def numbers(text: str) -> list[float]:
     out = []
     for raw in NUMBER.findall(text):
-        digits = raw.strip("($").replace(",", "")
-        if not digits or YEAR.match(digits):
+        bare = raw.strip("($")
+        digits = bare.replace(",", "")
+        if not digits or YEAR.match(bare):  # "2018" is a year, "2,018" a figure
             continue
         try:
             out.append(float(digits))

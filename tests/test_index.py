@@ -5,7 +5,7 @@ import pytest
 
 import rag
 from rag import index as index_mod
-from rag.index import Index, IndexMismatch, IndexUnavailable, current_generation
+from rag.index import HNSW_EF_SEARCH, Index, IndexMismatch, IndexUnavailable, current_generation
 from rag.load import short_id
 
 
@@ -95,6 +95,7 @@ def test_hnsw_above_the_exact_limit(tmp_path, tmp_settings):
     rag.ingest([_docs(tmp_path / "docs", n=4)], settings, progress=False)
     idx = Index.load(settings.index_dir)
     assert type(idx.dense).__name__ == "IndexHNSWFlat"
+    assert idx.dense.hnsw.efSearch == HNSW_EF_SEARCH  # the search breadth measured for recall ≥ 0.95 at 1M
     assert rag.retrieve("moon gravity tides", k=1, settings=settings, mode="dense")[0].source == "d3.txt"
 
 

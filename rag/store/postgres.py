@@ -75,7 +75,12 @@ def connect(url: str):
     return conn
 
 
-HNSW_INDEX = "CREATE INDEX IF NOT EXISTS rag_chunks_embedding ON rag_chunks USING hnsw (embedding vector_cosine_ops)"
+HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64  # pgvector's defaults; scripts/bench_store.py scale measures others
+
+
+def hnsw_index(m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION) -> str:
+    return (f"CREATE INDEX IF NOT EXISTS rag_chunks_embedding ON rag_chunks USING hnsw (embedding vector_cosine_ops) "
+            f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)})")
 
 
 def _schema(dimension: int) -> list[str]:
@@ -97,7 +102,7 @@ def _schema(dimension: int) -> list[str]:
             FOREIGN KEY (collection, doc_id) REFERENCES rag_documents ON DELETE CASCADE)""",
         "CREATE INDEX IF NOT EXISTS rag_chunks_doc ON rag_chunks (collection, doc_id)",
         "CREATE INDEX IF NOT EXISTS rag_chunks_terms ON rag_chunks USING gin (terms)",
-        HNSW_INDEX,
+        hnsw_index(),
         """CREATE TABLE IF NOT EXISTS rag_terms (
             collection text NOT NULL REFERENCES rag_collections ON DELETE CASCADE, term text NOT NULL,
             df integer NOT NULL, PRIMARY KEY (collection, term))""",
@@ -119,6 +124,8 @@ DOC_COLUMNS = "doc_id, source, title, hash, dropped, pages"
 
 class PostgresStore:
     """One collection of a PostgreSQL database, read through the ``rag.store.Store`` protocol."""
+
+    ef_search = 100  # HNSW candidates per search (at least k; at most EF_SEARCH_MAX)
 
     def __init__(self, url: str, collection: str, config: dict, version: int):
         self.url, self.collection, self.config, self.version = url, collection, config, version
@@ -171,7 +178,7 @@ class PostgresStore:
         with self.conn.transaction():
             self.conn.execute("SELECT set_config('hnsw.ef_search', %s, true), "
                               "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-                              (str(min(max(k, 100), EF_SEARCH_MAX)),))
+                              (str(min(max(k, self.ef_search), EF_SEARCH_MAX)),))
             rows = self._rows(
                 """WITH near AS MATERIALIZED (
                        SELECT id, embedding <=> %(q)s AS distance FROM rag_chunks
