@@ -267,10 +267,12 @@ class LocalLexical:
 def check_compatible(found: dict, expect: dict, root: Path) -> None:
     from .embed import vector_space
 
-    same = {"embedder": lambda a, b: vector_space(str(a)) == vector_space(str(b))}
+    def bound(key: str, value):  # embedders are bound by the vectors they make, not their runtime
+        return vector_space(str(value)) if key == "embedder" else value
+
     diffs = [f"{k}: index has {found.get(k)!r}, settings say {expect[k]!r}"
              for k in BOUND_KEYS
-             if not same.get(k, lambda a, b: a == b)(found.get(k), expect.get(k))]
+             if bound(k, found.get(k)) != bound(k, expect.get(k))]
     if diffs:
         raise IndexMismatch(
             f"the index at {root} was built differently ({'; '.join(diffs)}); "
