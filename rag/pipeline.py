@@ -39,6 +39,8 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 _QUOTES = "\"'“”‘’`"
+# A yes/no question opens with an auxiliary verb; "yes" to it is grounded by the sentence it cites.
+_YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b", re.IGNORECASE)
 
 
 def is_follow_up(question: str) -> bool:
@@ -187,8 +189,10 @@ def compose(question: str, raw: str, evidence: list[Evidence],
         if short and terms_of(short) and terms_of(short) <= asked:
             continue  # an echo of the question is no answer
         cited = [evidence[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(evidence)]
-        pool = cited + [e for e in evidence if e not in cited] if short else cited
-        found = next((e for e in pool if _grounded(short, e.passage.text)), None)
+        yes = _norm(short) == "yes" and bool(_YES_NO.match(question))  # "no" would need evidence of absence
+        pool = cited + [e for e in evidence if e not in cited] if short and not yes else cited
+        found = next((e for e in pool if yes or _grounded(short, e.passage.text)), None)
+        short = "Yes" if yes else short
         if found is None and short:  # a paraphrase: keep the evidence's own words if most of it is there
             found, short = next(((e, span) for e in pool if (span := _snap(short, e.passage.text))), (None, short))
         if found is not None and answerable(found, best, settings) and all(found is not e for _, e in parts):

@@ -27,6 +27,14 @@ def test_ask_prints_the_answer_once_then_its_verified_citations(seeds_settings):
         assert line.split("]")[0].strip() + "]" in answer
 
 
+def test_ask_exits_cleanly_when_the_local_model_declines(seeds_settings):
+    # The model declines at its first token and its generation is stopped mid-request; the process
+    # must not exit while llama.cpp still holds that request (it aborted with "exception not rethrown").
+    question = "Who was lined up to give the main address at the day-two session for newer spacefaring nations?"
+    out = rag_cli("ask", question, "--index", str(seeds_settings.index_dir))
+    assert out.returncode == 0 and "FATAL" not in out.stderr, out.stderr
+
+
 def test_ask_is_quiet_unless_verbose(seeds_settings):
     out = rag_cli("ask", QUESTION, "--backend", "extractive", "--index", str(seeds_settings.index_dir))
     assert out.returncode == 0, out.stderr

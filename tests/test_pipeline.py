@@ -201,9 +201,16 @@ def test_a_wrong_marker_is_fixed_to_the_sentence_that_holds_the_span():
     assert cites[0].quote.endswith("in Colorado Springs.")
 
 
-@pytest.mark.parametrize("raw", ["none", "Ottawa [2]", "The MoU [1]", "The documents do not say.", ""])
+@pytest.mark.parametrize("raw", ["none", "Ottawa [2]", "The MoU [1]", "The documents do not say.", "", "yes [1]"])
 def test_unfounded_replies_are_declined(raw):
     assert compose("Who signed the MoU?", raw, _evidence(), Settings()) is None
+
+
+def test_yes_to_a_yes_no_question_is_the_cited_sentence_quoted():
+    text, short, cites = compose("Was the MoU signed in Colorado Springs?", "Yes [2]", _evidence(), Settings())
+    assert short == "Yes" and text.startswith("Yes [1] — “The venue was") and cites[0].quote.endswith("Colorado Springs.")
+    assert compose("Was the MoU signed in Colorado Springs?", "yes", _evidence(), Settings()) is None  # nothing cited
+    assert compose("Was the MoU signed in Ottawa?", "no [2]", _evidence(), Settings()) is None
 
 
 def test_an_answer_from_evidence_far_behind_the_best_is_declined():

@@ -77,7 +77,8 @@ class LocalBackend(ChatBackend):
             finally:
                 pieces.put(_DONE)
 
-        threading.Thread(target=run, daemon=True, name="llama-stream").start()
+        worker = threading.Thread(target=run, daemon=True, name="llama-stream")
+        worker.start()
         try:
             while (item := pieces.get()) is not _DONE:
                 if isinstance(item, Exception):
@@ -85,3 +86,6 @@ class LocalBackend(ChatBackend):
                 yield item
         finally:
             cancelled.set()
+            # llama.cpp stops at its next chunk; a request left running would call back into a
+            # finalising interpreter if the process exits now (and abort it)
+            worker.join(timeout=settings.timeout)
