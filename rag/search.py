@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import places
 from .config import Settings, get_settings
 from .embed import get_embedder
 from .index import Index
@@ -98,7 +99,7 @@ def _rank(query: str, index: Store, settings: Settings, mode: str, fusion: str, 
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
     qvec = get_embedder(settings.embedder, settings.threads).encode([query])[0]
-    bm25 = index.lexical(query) if mode in ("hybrid", "bm25") else None
+    bm25 = index.lexical(places.expand(query)) if mode in ("hybrid", "bm25") else None
     rows, scores = _fuse(qvec, bm25, index, settings, mode, fusion, pool)
     if prf > 0 and mode != "bm25" and rows:
         centroid = index.vectors_of(rows[:prf]).mean(axis=0)

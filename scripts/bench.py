@@ -6,10 +6,15 @@ Prints a Markdown table; run it on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import rag
@@ -28,6 +33,37 @@ QUESTIONS = [
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def ui_cold_start(settings: Settings) -> list[tuple[str, float]]:
+    """``python app.py`` over the built index (model already in the cache): seconds until the page is
+    served, and until its HTTP API has answered a first question."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "RAG_BACKEND": settings.backend}
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index",
+                               str(settings.index_dir)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base, page = f"http://127.0.0.1:{port}", None
+    try:
+        while page is None and time.perf_counter() - started < 300 and server.poll() is None:
+            try:
+                urllib.request.urlopen(base + "/", timeout=5).read()
+                page = time.perf_counter() - started
+            except OSError:
+                time.sleep(0.1)
+        if page is None:
+            raise RuntimeError("the UI did not start")
+        body = json.dumps({"model": "rag", "messages": [{"role": "user", "content": QUESTIONS[1]}]}).encode()
+        request = urllib.request.Request(base + "/v1/chat/completions", body, {"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=300).read()
+        answered = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return [("UI cold start: page served (python app.py)", page),
+            ("UI cold start: first answer through its API", answered)]
 
 
 def main() -> int:
@@ -67,6 +103,7 @@ def main() -> int:
         rows.append((f"answer time to first token p50 ({len(QUESTIONS)} questions)", statistics.median(ttft)))
         rows.append(("answer total p50", statistics.median(total)))
         rows.append(("answer total max", max(total)))
+        rows += ui_cold_start(settings)
     print(f"| measure ({args.backend} backend) | seconds |\n|---|---|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.3f} |")

@@ -27,6 +27,13 @@ def test_paraphrased_queries_find_the_document(seeds_settings, query, doc, mode)
     assert doc in [p.source for p in passages[:3]]
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "bm25"])
+def test_a_demonym_finds_the_passage_that_names_the_country(seeds_settings, mode):
+    # "British" is never written in the UK release: it says "UK" and "United Kingdom" (rag.places)
+    passages = rag.retrieve("Who signed for the British government?", k=3, settings=seeds_settings, mode=mode)
+    assert any("Michelle Donelan" in p.text for p in passages)
+
+
 def test_passages_carry_exact_spans(seeds_settings):
     docs = {d.doc_id: d for d in rag.list_documents(seeds_settings)}
     passages = rag.retrieve("who signed the MoU with the Canadian Space Agency", k=5, settings=seeds_settings)

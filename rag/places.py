@@ -1,0 +1,54 @@
+"""Country names for lexical matching: a query that says "British" also matches "UK" and "United Kingdom".
+
+Names, demonyms and alternative spellings come from the ``countryinfo`` package. A form shared by
+several countries ("American", "French") stands for the most populous of them. Two- and
+three-letter ISO codes never trigger an expansion ("AI" is Anguilla's, "IT" Italy's) and are
+never added; other all-capital forms such as "UK" match only in capitals.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_MAX_WORDS = 4  # longer official names ("United Kingdom of Great Britain and Northern Ireland") add noise
+
+
+@lru_cache(maxsize=1)
+def _countries() -> tuple[re.Pattern, dict[str, tuple[str, ...]]]:
+    """One pattern over every form, and each form's (lower-cased) country forms."""
+    from countryinfo import CountryInfo
+
+    owner: dict[str, tuple[int, str]] = {}  # form -> (population, country key)
+    forms_of: dict[str, list[str]] = {}
+    for key, info in CountryInfo.all().items():
+        iso = {str(code) for code in (info.get("ISO") or {}).values() if code}
+        names = [info.get("name") or "", info.get("demonym") or "", *(info.get("altSpellings") or [])]
+        forms = [f.strip() for f in names if f and f.strip() not in iso and "," not in f
+                 and len(f.split()) <= _MAX_WORDS and len(f.strip()) > 1]
+        forms_of[key] = list(dict.fromkeys(forms))
+        for form in forms_of[key]:
+            population = info.get("population") or 0
+            if form not in owner or population > owner[form][0]:
+                owner[form] = (population, key)
+    by_form = {form: tuple(forms_of[key]) for form, (_, key) in owner.items()}
+    exact = sorted((f for f in by_form if f.isupper()), key=len, reverse=True)
+    folded = sorted((f for f in by_form if not f.isupper()), key=len, reverse=True)
+    pattern = re.compile(
+        r"(?<!\w)(?:" + "|".join(map(re.escape, exact)) + r"|(?i:" + "|".join(map(re.escape, folded)) + r"))(?!\w)")
+    lookup = {(f if f.isupper() else f.lower()): forms for f, forms in by_form.items()}
+    return pattern, lookup
+
+
+def expand(query: str) -> str:
+    """``query`` followed by the other names of every country it names (unchanged when it names none)."""
+    pattern, lookup = _countries()
+    said = [m.group() for m in pattern.finditer(query)]
+    if not said:
+        return query
+    present = query.lower()
+    extra = []
+    for form in said:
+        for other in lookup.get(form if form.isupper() else form.lower(), ()):
+            if other.lower() not in present and other not in extra:
+                extra.append(other)
+    return f"{query} {' '.join(extra)}" if extra else query

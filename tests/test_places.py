@@ -1,0 +1,45 @@
+"""Country names for lexical matching (rag.places): no model needed."""
+from __future__ import annotations
+
+from rag.places import expand
+
+
+def test_a_demonym_brings_the_country_names():
+    expanded = expand("Did a British cabinet member sign?")
+    assert expanded.startswith("Did a British cabinet member sign? ")
+    assert "United Kingdom" in expanded and "Great Britain" in expanded and " UK" in expanded
+
+
+def test_a_shared_demonym_stands_for_the_most_populous_country():
+    expanded = expand("In what American city was it signed?")
+    assert "United States" in expanded and "Samoa" not in expanded
+
+
+def test_iso_codes_and_words_that_are_not_country_names_change_nothing():
+    for query in ("What AI systems does IT use?", "How do cells divide?", "Is it IN stock?", "Who is in the uk?"):
+        assert expand(query) == query
+
+
+def test_capitalised_forms_match_only_in_capitals_and_nothing_is_said_twice():
+    expanded = expand("Which UK agency and which United Kingdom minister?")
+    assert expanded.count("United Kingdom") == 1 and "British" in expanded
+
+
+def test_bm25_matches_a_demonym_to_the_country_name():
+    import bm25s
+
+    from rag.index import tokenize
+
+    texts = ["The agreement was signed in London by the United Kingdom minister.",
+             "The agreement was signed in Ottawa by the Canadian minister."]
+    retriever = bm25s.BM25()
+    retriever.index(tokenize(texts), show_progress=False)
+
+    def scores(query: str):
+        tokens = tokenize([query])
+        words = {i: w for w, i in tokens.vocab.items()}
+        return retriever.get_scores([words[i] for i in tokens.ids[0] if words[i] in retriever.vocab_dict])
+
+    question = "Which British minister signed the agreement?"
+    literal, expanded = scores(question), scores(expand(question))
+    assert literal[0] <= literal[1] and expanded[0] > 2 * expanded[1]
