@@ -770,9 +770,20 @@ def prepare_index(settings: Settings) -> None:
     print(f"Index ready: {report.summary()}" if report else "Index ready.", file=sys.stderr, flush=True)
 
 
-def _warm_up(settings: Settings) -> None:
-    """Load the embedder and the default answer backend in the background (first answer is faster)."""
+def _warm_up(settings: Settings, host: str, port: int) -> None:
+    """Once the server accepts connections, load the embedder and the default answer backend in the
+    background (the first answer is faster; loading them sooner would hold up serving the page)."""
     def run():
+        import socket
+        import time
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1" if host in ("", "0.0.0.0", "::") else host, port), 1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
         try:
             from .embed import get_embedder
             from .generate.base import get_backend
@@ -812,7 +823,7 @@ def main(host: str | None = None, port: int | None = None, settings: Settings | 
     except api.RefusedToStart as exc:
         raise SystemExit(f"error: {exc}") from None
     prepare_index(settings)
-    _warm_up(settings)
+    _warm_up(settings, host, port)
     print(f"Serving the chat UI on http://{host}:{port} and the API on http://{host}:{port}/v1"
           + (" (API key required)" if key else ""), file=sys.stderr, flush=True)
     app = mount(api.create_app(settings, key), build_ui(settings), key)

@@ -459,3 +459,17 @@ def test_local_model_weighs_the_decline_and_never_writes_none():
         assert not "".join(pieces[1:]).strip().lower().startswith("none")
     assert answered[0].probability < 0.5 and "Ana Ruiz" in "".join(answered[1:])
     assert declined[0].probability > answered[0].probability
+
+
+def test_the_local_backend_gives_the_same_request_the_same_reply(seeds_settings):
+    from rag.generate.base import Declining
+
+    backend = base.get_backend(seeds_settings.replace(backend="local"))
+    messages = [{"role": "user", "content": "Name three colours of the rainbow, comma-separated."}]
+    stream = backend.chat(messages, seeds_settings, 12, weigh_none=True)
+    head = next(stream)  # a consumer that stops early (as a decline does) ...
+    stream.close()
+    full = list(backend.chat(messages, seeds_settings, 12, weigh_none=True))  # ... then one that reads on
+    again = list(backend.chat(messages, seeds_settings, 12, weigh_none=True))
+    assert isinstance(head, Declining) and full[0] is head and again == full
+    assert "".join(p for p in full if isinstance(p, str)).strip()

@@ -1,8 +1,10 @@
 """Local GGUF models through llama.cpp (xllamacpp), fully offline."""
 from __future__ import annotations
 
+import json
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from ..config import Settings
@@ -11,6 +13,7 @@ from .base import BackendError, ChatBackend, Declining, declining
 
 _DONE = object()
 NONE_TOKENS = ("none", "None", " none", " None", ".none", "NONE")  # spellings of the decline reply
+REPLAYS = 256  # replies kept per backend, by exact request
 
 
 class LocalBackend(ChatBackend):
@@ -39,6 +42,8 @@ class LocalBackend(ChatBackend):
         params.warmup = False
         self.model_name = settings.llm_model
         self._server = xlc.Server(params)
+        self._replies: OrderedDict[str, tuple[list, bool]] = OrderedDict()
+        self._replies_lock = threading.Lock()
 
     def chat(self, messages: list[dict], settings: Settings, max_tokens: int,
              weigh_none: bool = False) -> Iterator[str | Declining]:
@@ -50,7 +55,35 @@ class LocalBackend(ChatBackend):
         }
         if weigh_none:  # llama.cpp reports the probabilities before the bias: "none" is weighed, never said
             request.update(logprobs=True, top_logprobs=10, logit_bias=[[t, False] for t in NONE_TOKENS])
-        weighed = not weigh_none
+        if settings.temperature > 0:
+            yield from self._generate(request, settings)
+            return
+        # The same request gets the same reply: llama.cpp's logits for one prompt differ slightly
+        # with what its prompt cache held before, which can flip a close decline between two asks.
+        key = json.dumps(request, sort_keys=True)
+        with self._replies_lock:
+            items, complete = self._replies.get(key, ([], False))
+        yield from items
+        if complete:
+            return
+        seen, done = [], False
+        try:
+            for item in self._generate(request, settings):
+                seen.append(item)
+                if len(seen) > len(items):
+                    yield item
+            done = True
+        finally:
+            if len(seen) >= len(items):
+                with self._replies_lock:
+                    self._replies[key] = (seen, done)
+                    self._replies.move_to_end(key)
+                    while len(self._replies) > REPLAYS:
+                        self._replies.popitem(last=False)
+
+    def _generate(self, request: dict, settings: Settings) -> Iterator[str | Declining]:
+        """Stream one request from llama.cpp: a ``Declining`` first when "none" is weighed, then text."""
+        weighed = "logit_bias" not in request
         pieces: queue.Queue = queue.Queue()
         cancelled = threading.Event()
 
