@@ -23,6 +23,7 @@ from rag.config import Settings
 from . import metrics
 
 SEED = 2026
+TUNE_OFFSET = 1000  # tuning questions come after the first 1,000 of each kind in the seeded draw
 PARAGRAPH_ID = re.compile(r"squad-p\d{4}")
 
 
@@ -44,13 +45,17 @@ def load(folder: Path) -> tuple[list[dict], list[dict], dict]:
 def sample(questions: list[dict], n: int, split: str = "test") -> list[dict]:
     """``n`` answerable and ``n`` unanswerable questions, fixed by ``SEED``.
 
-    ``test`` is the reported sample; ``tune`` draws from the remaining questions only.
+    ``test`` is the reported sample: the first ``n`` of one seeded draw, so a larger sample holds
+    a smaller one. ``tune`` takes its questions from that draw after ``TUNE_OFFSET``, so it never
+    meets a test sample of up to that size.
     """
+    if n > TUNE_OFFSET:
+        raise ValueError(f"at most {TUNE_OFFSET} questions of each kind")
     out = []
     for answerable in (True, False):
         pool = sorted((q for q in questions if q["answerable"] == answerable), key=lambda q: q["id"])
-        drawn = random.Random(SEED).sample(pool, min(len(pool), 2 * n))
-        out += drawn[:n] if split == "test" else drawn[n: 2 * n]
+        drawn = random.Random(SEED).sample(pool, min(len(pool), TUNE_OFFSET + n))
+        out += drawn[:n] if split == "test" else drawn[TUNE_OFFSET: TUNE_OFFSET + n]
     return out
 
 

@@ -116,3 +116,17 @@ def test_beir_rankings_use_the_corpus_ids(tmp_path, tmp_settings):
     ((ranking, _),) = rank_documents({"q": "vitamin in kale"}, open_index(tmp_settings.index_dir), tmp_settings,
                                      [VARIANTS["default"]])
     assert ranking["q"][0] == "7" and set(ranking["q"]) == {"7", "9"}
+
+
+def test_squad_tuning_questions_never_meet_a_reported_sample():
+    from eval.squad import TUNE_OFFSET, sample
+
+    questions = [{"id": f"q{i:05d}", "answerable": i % 2 == 0} for i in range(6000)]
+    ids = lambda n, split: [q["id"] for q in sample(questions, n, split)]  # noqa: E731
+    tested = {n: ids(n, "test") for n in (40, 100, 200, 500)}
+    for n in (40, 100, 200):
+        assert not set(ids(n, "tune")) & set(tested[500])  # however large the reported sample
+        assert set(tested[n]) <= set(tested[500])  # a larger reported sample holds a smaller one
+    assert len(tested[200]) == 400 and sum(q["answerable"] for q in sample(questions, 200, "test")) == 200
+    with pytest.raises(ValueError):
+        sample(questions, TUNE_OFFSET + 1, "test")
