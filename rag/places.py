@@ -13,9 +13,14 @@ from functools import lru_cache
 _MAX_WORDS = 4  # longer official names ("United Kingdom of Great Britain and Northern Ireland") add noise
 
 
+def _key(form: str) -> str:
+    """How a form is looked up: all-capital forms ("UK") as written, others case-folded."""
+    return form if form.isupper() else form.lower()
+
+
 @lru_cache(maxsize=1)
 def _countries() -> tuple[re.Pattern, dict[str, tuple[str, ...]]]:
-    """One pattern over every form, and each form's (lower-cased) country forms."""
+    """One pattern over every form, and the forms of each form's country, by ``_key``."""
     from countryinfo import CountryInfo
 
     owner: dict[str, tuple[int, str]] = {}  # form -> (population, country key)
@@ -35,7 +40,7 @@ def _countries() -> tuple[re.Pattern, dict[str, tuple[str, ...]]]:
     folded = sorted((f for f in by_form if not f.isupper()), key=len, reverse=True)
     pattern = re.compile(
         r"(?<!\w)(?:" + "|".join(map(re.escape, exact)) + r"|(?i:" + "|".join(map(re.escape, folded)) + r"))(?!\w)")
-    lookup = {(f if f.isupper() else f.lower()): forms for f, forms in by_form.items()}
+    lookup = {_key(f): forms for f, forms in by_form.items()}
     return pattern, lookup
 
 
@@ -48,7 +53,7 @@ def expand(query: str) -> str:
     present = query.lower()
     extra = []
     for form in said:
-        for other in lookup.get(form if form.isupper() else form.lower(), ()):
+        for other in lookup.get(_key(form), ()):
             if other.lower() not in present and other not in extra:
                 extra.append(other)
     return f"{query} {' '.join(extra)}" if extra else query

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,30 +35,16 @@ def pct(values: list[float], q: float) -> float:
 def ui_cold_start(settings: Settings) -> list[tuple[str, float]]:
     """``python app.py`` over the built index (model already in the cache): seconds until the page is
     served, and until its HTTP API has answered a first question."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "RAG_BACKEND": settings.backend}
+    sys.path.insert(0, str(ROOT / "tests"))
+    from ui_server import running_app  # the UI tests' launcher: app.py on a free port, index in workdir/index
+
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index",
-                               str(settings.index_dir)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base, page = f"http://127.0.0.1:{port}", None
-    try:
-        while page is None and time.perf_counter() - started < 300 and server.poll() is None:
-            try:
-                urllib.request.urlopen(base + "/", timeout=5).read()
-                page = time.perf_counter() - started
-            except OSError:
-                time.sleep(0.1)
-        if page is None:
-            raise RuntimeError("the UI did not start")
+    with running_app(settings.index_dir.parent, env={"RAG_BACKEND": settings.backend}, ready="") as app:
+        page = time.perf_counter() - started
         body = json.dumps({"model": "rag", "messages": [{"role": "user", "content": QUESTIONS[1]}]}).encode()
-        request = urllib.request.Request(base + "/v1/chat/completions", body, {"Content-Type": "application/json"})
+        request = urllib.request.Request(app.url + "v1/chat/completions", body, {"Content-Type": "application/json"})
         urllib.request.urlopen(request, timeout=300).read()
         answered = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     return [("UI cold start: page served (python app.py)", page),
             ("UI cold start: first answer through its API", answered)]
 
