@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int)
     p.add_argument("--chunk-overlap", type=int)
     p.add_argument("--speed-sample", type=int, default=200, help="documents of each corpus ingested afresh to time "
-                   "ingest (chunks/s) and the bare encoder (sentences/s) on the same texts")
+                   "ingest (chunks/s) and the bare encoder (sentences/s) on the same texts (0: skip)")
     p.add_argument("--cache", type=Path, help="where built indexes are kept (default: <cache_dir>/eval)")
     p.add_argument("--render", type=Path, metavar="DIR", help="only re-write report.md and plots from DIR/results.json")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default: {DEFAULT_OUT})")

@@ -37,7 +37,7 @@ class Settings:
     chunk_size: int = 200
     chunk_overlap: int = 40
     # embedding
-    embedder: str = "all-MiniLM-L6-v2"
+    embedder: str = "all-MiniLM-L6-v2:onnx-int8"  # torch: "all-MiniLM-L6-v2" (rag.embed; tuned: SciFact, seeds)
     batch_size: int = 32
     # retrieval
     k: int = 3  # passages given to the answer backend (small models answer better from fewer)
@@ -50,6 +50,8 @@ class Settings:
     dedup_threshold: float = 0.95  # cosine above which two passages are near-duplicates
     rerank_depth: int = 20  # fused candidates re-scored by their best sentence window (0: no reranking)
     rerank_fused_weight: float = 0.8  # share of the fused retrieval score in the reranked score (tuned: SciFact + seeds)
+    meaning_depth: int = 5  # the reranked top re-scored again by their best sentence's meaning (0: not)
+    meaning_weight: float = 0.7  # share of that sentence score in it (tuned: SciFact, seeds, SQuAD tune)
     # answering
     backend: str = "local"
     llm_model: str = "qwen-1.5b"
@@ -62,7 +64,8 @@ class Settings:
     retries: int = 2
     evidence: int = 12  # at most this many evidence sentences reach the answer backend
     evidence_tokens: int = 200  # ... and at most this many tokens of them, the best first (tuned: seeds quality vs time to first token)
-    decline_at: float = 0.5  # decline when the local model prefers "none" to its best answer this much (0.5: its own choice)
+    decline_at: float = 0.9  # decline when the local model prefers "none" to its best answer this much (tuned: SQuAD tune, seeds)
+    check_at: float = 0.45  # ... or when, asked whether the cited sentence states its answer, it says yes less likely than this (0: no check; tuned)
     min_relevance: float = 0.22  # best dense cosine below which the documents are off-topic
     min_coverage: float = 0.1  # rarity-weighted share of the question's words the answering sentence window must hold
     min_specific: float = 0.0  # share of the question's names and numbers the answering sentence window must hold

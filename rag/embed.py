@@ -3,8 +3,9 @@
 Backends are named by a suffix of the embedder name (so an index records which one built it and a
 mismatch asks for a rebuild): plain ``all-MiniLM-L6-v2`` (the default) runs sentence-transformers
 on torch; ``:onnx`` runs the same model exported once, offline, from the packaged folder to ONNX in
-the cache (the same vectors, faster); ``:onnx-int8`` runs that export quantised to int8 (dynamic:
-faster still, vectors slightly off — SciFact nDCG@10 0.734 against torch's 0.736).
+the cache (the same vectors, faster); ``:onnx-int8`` (the default) runs that export quantised to
+int8 (dynamic: about 5× torch on two cores, vectors slightly off — SciFact nDCG@10 0.7367 against
+torch's 0.7372).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import hashlib
 import json
 import os
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import numpy as np
 from .models import embedder_path
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
+RECENT = 4096  # texts whose vectors encode_cached keeps
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -45,6 +48,7 @@ class Embedder:
         self._model = None
         self._onnx = None
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def model(self):
@@ -82,6 +86,23 @@ class Embedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_cached(self, texts: list[str]) -> np.ndarray:
+        """``encode``, reusing the vectors of texts encoded by this method lately: a question and its
+        evidence sentences are embedded once per answer, though retrieval and evidence both read them."""
+        if not texts:
+            return self.encode([])
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._recent))
+        fresh = self.encode(missing) if missing else []
+        with self._lock:
+            self._recent.update(zip(missing, fresh))
+            out = np.stack([self._recent[t] for t in texts])
+            for t in texts:
+                self._recent.move_to_end(t)
+            while len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
+        return out
+
     def _session(self):
         with self._lock:
             if self._onnx is None:
@@ -99,8 +120,15 @@ class Embedder:
         return self._onnx
 
     def _encode_onnx(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """Tokenised once; batches of similar length (little padding); mean pooling, unit length."""
+        """Tokenised once; batches of similar length (little padding); mean pooling, unit length.
+
+        int8 runs one text at a time: dynamic quantisation scales activations over the whole batch,
+        so a batched vector would depend on its batch-mates; alone, a text always gets the same
+        vector (as a query or as a chunk), and on two cores it is faster too (100 vs 74 texts/s).
+        """
         session, tokenizer, inputs = self._session()
+        if self.backend == "onnx-int8":
+            batch_size = 1
         ids = [e.ids for e in tokenizer.encode_batch(texts)]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.empty((len(ids), self.dimension), dtype=np.float32)

@@ -105,6 +105,7 @@ def score_sentences(question: str, passages: list[Passage], weights: Weights,
     asked = terms_of(question)
     specific = specific_terms(question)
     total = sum(weights.idf(t) for t in asked) or 1.0
+    aliases = _aliases(specific, question)
     out: list[Sentence] = []
     row = 0
     for j, p in enumerate(passages):
@@ -114,7 +115,8 @@ def score_sentences(question: str, passages: list[Passage], weights: Weights,
         for i, (s, e) in enumerate(spans):
             seen = title.union(*words[max(0, i - window): i + window + 1])
             coverage = sum(weights.idf(t) for t in asked & seen) / total
-            named = len(specific & seen) / len(specific) if specific else 1.0
+            named = (sum(t in seen or any(a <= seen for a in aliases.get(t, ())) for t in specific) / len(specific)
+                     if specific else 1.0)
             if sentence_vectors is None:
                 score = 0.5 * coverage + 0.2 * named
             else:  # paraphrased questions share meaning more than words: meaning weighs most
@@ -125,17 +127,33 @@ def score_sentences(question: str, passages: list[Passage], weights: Weights,
     return out
 
 
+def _aliases(specific: set[str], question: str) -> dict[str, list[set[str]]]:
+    """For each specific term naming a country ("american"), the terms of that country's other names
+    ({"united", "states"}, {"america"}): a sentence that says one of them names it too."""
+    from .places import others
+
+    out: dict[str, list[set[str]]] = {}
+    for form, names in others(question).items():
+        alternatives = [t for t in map(terms_of, names) if t]
+        for term in terms_of(form) & specific:
+            out.setdefault(term, []).extend(alternatives)
+    return out
+
+
 def sentence_texts(passages: list[Passage]) -> list[str]:
     """The sentences of ``passages`` in the order ``score_sentences`` walks them."""
     return [p.text[s:e] for p in passages for s, e in split_sentences(p.text)]
 
 
-def rerank(question: str, passages: list[Passage], weights: Weights, fused_weight: float = 0.5) -> list[Passage]:
-    """``passages`` reordered by their retrieval score blended with their best sentence window."""
+def rerank(question: str, passages: list[Passage], weights: Weights, fused_weight: float = 0.5,
+           embedder=None) -> list[Passage]:
+    """``passages`` reordered by their retrieval score blended with their best sentence window;
+    with an ``embedder``, the sentences are judged by their meaning too (``score_sentences``)."""
     if len(passages) < 2:
         return passages
+    vectors = embedder.encode_cached([question, *sentence_texts(passages)]) if embedder is not None else None
     best: dict[int, float] = {}
-    for s in score_sentences(question, passages, weights):
+    for s in score_sentences(question, passages, weights, *((vectors[1:], vectors[0]) if vectors is not None else ())):
         best.setdefault(s.passage, s.score)
     fused = np.array([p.score for p in passages], dtype=float)
     fused = fused / fused.max() if fused.max() > 0 else np.ones(len(passages))

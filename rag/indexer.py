@@ -20,7 +20,7 @@ from .config import Settings, get_settings
 from .embed import get_embedder
 from .index import Index, IndexUnavailable, current_generation
 from .load import LoadError, iter_files, read_documents
-from .store import is_postgres, open_store, open_writer, store_location
+from .store import adopt_embedder, is_postgres, open_store, open_writer, store_location
 from .types import Chunk, Document, IngestReport, Skipped
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ def ingest(
     ``index`` is a folder or a ``postgresql://`` URL (default: the settings' store).
     """
     settings = settings or get_settings()
+    if not rebuild:
+        settings = adopt_embedder(settings, index)
     started = time.perf_counter()
     paths = [Path(p).expanduser() for p in paths]
     report = IngestReport()
@@ -169,7 +171,7 @@ def ensure_index(settings: Settings | None = None, progress: bool | Progress = T
 def remove(names: Iterable[str], settings: Settings | None = None, *, index: Path | str | None = None) -> list[str]:
     """Remove documents by id, source path (relative to the folder it was ingested from) or
     absolute path; return the ids removed (unknown names raise)."""
-    settings = settings or get_settings()
+    settings = adopt_embedder(settings or get_settings(), index)
     names = list(names)
     with open_writer(settings, index) as old:
         if old.is_new:

@@ -13,7 +13,7 @@ import difflib
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +102,7 @@ def select_evidence(question: str, passages: list[Passage], index: Index, settin
     texts = sentence_texts(passages)
     if not texts:
         return []
-    vectors = get_embedder(settings.embedder, settings.threads).encode([question, *texts])
+    vectors = get_embedder(settings.embedder, settings.threads).encode_cached([question, *texts])
     scored = score_sentences(question, passages, weights_for(index), vectors[1:], vectors[0])
     chosen, used = [], 0
     for s in scored:
@@ -177,9 +177,12 @@ def answerable(e: Evidence, best: float, settings: Settings) -> bool:
             and e.sentence.score >= best - settings.max_evidence_gap)
 
 
-def compose(question: str, raw: str, evidence: list[Evidence],
-            settings: Settings) -> tuple[str, str, list[Citation]] | None:
-    """``(text, short, citations)`` from the backend's reply, or None when nothing it said holds."""
+def compose(question: str, raw: str, evidence: list[Evidence], settings: Settings,
+            confirm: Callable[[str, Evidence], bool] | None = None) -> tuple[str, str, list[Citation]] | None:
+    """``(text, short, citations)`` from the backend's reply, or None when nothing it said holds.
+
+    ``confirm(short, evidence)`` has the last word on each part that passed every other check.
+    """
     if not evidence or not raw.strip() or raw.strip().lower().startswith(NONE) or is_abstention(raw):
         return None
     asked = terms_of(question)
@@ -195,7 +198,8 @@ def compose(question: str, raw: str, evidence: list[Evidence],
         short = "Yes" if yes else short
         if found is None and short:  # a paraphrase: keep the evidence's own words if most of it is there
             found, short = next(((e, span) for e in pool if (span := _snap(short, e.passage.text))), (None, short))
-        if found is not None and answerable(found, best, settings) and all(found is not e for _, e in parts):
+        if (found is not None and answerable(found, best, settings) and all(found is not e for _, e in parts)
+                and (confirm is None or confirm(short, found))):
             parts.append((short, found))
     if not parts:
         return None
@@ -259,7 +263,7 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
                 shown = visible
     raw_text = "".join(raw).strip()
     timings["generate"] = time.perf_counter() - started - timings["retrieve"]
-    composed = None if declined else compose(query, raw_text, evidence, settings)
+    composed = None if declined else compose(query, raw_text, evidence, settings, _confirmer(query, backend, settings))
     log.debug("raw answer %r -> %r", raw_text, composed)
     if composed is None:
         yield ("\n" if shown else "") + ABSTAIN
@@ -269,6 +273,20 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
     yield text[len(shown):] if text.startswith(shown) else "\n" + text
     yield Answer(text, citations, passages, abstained=False, query=query, timings=_total(timings, started),
                  short=short)
+
+
+def _confirmer(question: str, backend, settings: Settings) -> Callable[[str, Evidence], bool] | None:
+    """The backend's own verdict on an answer part: does its sentence state it? (``check_at``)"""
+    check = getattr(backend, "check", None)
+    if check is None or settings.check_at <= 0:
+        return None
+
+    def confirm(short: str, e: Evidence) -> bool:
+        p = check(question, e.passage.text, short or e.passage.text, settings)
+        log.debug("probability that [%s] states %r: %s", e.passage.chunk_id, short, p)
+        return p is None or p >= settings.check_at
+
+    return confirm
 
 
 def _search_all(queries: list[str], index: Index, settings: Settings) -> tuple[list, float]:

@@ -44,16 +44,22 @@ def _countries() -> tuple[re.Pattern, dict[str, tuple[str, ...]]]:
     return pattern, lookup
 
 
+def others(text: str) -> dict[str, tuple[str, ...]]:
+    """Each country form ``text`` says, with the other names of its country."""
+    pattern, lookup = _countries()
+    found: dict[str, tuple[str, ...]] = {}
+    for m in pattern.finditer(text):
+        form = m.group()
+        found.setdefault(form, tuple(o for o in lookup.get(_key(form), ()) if o.lower() != form.lower()))
+    return found
+
+
 def expand(query: str) -> str:
     """``query`` followed by the other names of every country it names (unchanged when it names none)."""
-    pattern, lookup = _countries()
-    said = [m.group() for m in pattern.finditer(query)]
-    if not said:
-        return query
     present = query.lower()
     extra = []
-    for form in said:
-        for other in lookup.get(_key(form), ()):
+    for names in others(query).values():
+        for other in names:
             if other.lower() not in present and other not in extra:
                 extra.append(other)
     return f"{query} {' '.join(extra)}" if extra else query

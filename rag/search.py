@@ -15,8 +15,8 @@ import numpy as np
 from . import places
 from .config import Settings, get_settings
 from .embed import get_embedder
-from .index import Index
-from .store import Store, open_store
+from .index import Index, IndexMismatch
+from .store import Store, adopt_embedder, open_store
 from .types import Passage, page_fields
 
 FUSIONS = ("convex", "rrf")
@@ -29,8 +29,17 @@ def resolve(settings: Settings | None, index: Store | Path | str | None, **overr
     settings = (settings or get_settings()).replace(**overrides)
     if isinstance(index, Store):
         return settings, index
-    embedder = get_embedder(settings.embedder, settings.threads)
-    return settings, open_store(settings, index, expect=Index.make_config(settings, embedder.dimension))
+    try:
+        return settings, open_store(settings, index, expect=_bound_config(settings))
+    except IndexMismatch:  # built by an embedder of another vector space: search in that space
+        adopted = adopt_embedder(settings, index)
+        if adopted is settings:
+            raise
+        return adopted, open_store(adopted, index, expect=_bound_config(adopted))
+
+
+def _bound_config(settings: Settings) -> dict:
+    return Index.make_config(settings, get_embedder(settings.embedder, settings.threads).dimension)
 
 
 def search(query: str, index: Store, settings: Settings, k: int | None = None, mode: str | None = None, *,
@@ -49,7 +58,8 @@ def search(query: str, index: Store, settings: Settings, k: int | None = None, m
 def _reranked(query: str, index: Store, settings: Settings, rows: list[int], scores: dict[int, float],
               k: int) -> list[tuple[int, Passage]]:
     """The ``k`` best ``(row, passage)``: the fused top ``rerank_depth`` (near-duplicates dropped)
-    re-scored by their best sentence window (``rag.evidence.rerank``)."""
+    re-scored by their best sentence window (``rag.evidence.rerank``), then the top
+    ``meaning_depth`` of those by their best sentence judged by meaning as well (embedded sentences)."""
     kept = _dedup(index, rows, max(k, settings.rerank_depth) if settings.rerank_depth else k, settings.dedup_threshold)
     passages = [_passage(c, scores[row]) for row, c in zip(kept, index.chunks_of(kept))]
     if settings.rerank_depth and len(passages) > 1:
@@ -57,6 +67,10 @@ def _reranked(query: str, index: Store, settings: Settings, rows: list[int], sco
 
         row_of = {p.chunk_id: row for row, p in zip(kept, passages)}
         passages = rerank(query, passages, weights_for(index), settings.rerank_fused_weight)
+        if settings.meaning_depth:
+            head, depth = passages[: settings.meaning_depth], settings.meaning_depth
+            embedder = get_embedder(settings.embedder, settings.threads)
+            passages = rerank(query, head, weights_for(index), 1 - settings.meaning_weight, embedder) + passages[depth:]
         kept = [row_of[p.chunk_id] for p in passages]
     return list(zip(kept, passages))[:k]
 
@@ -98,7 +112,7 @@ def _rank(query: str, index: Store, settings: Settings, mode: str, fusion: str, 
     """The query vector, candidate rows best first, and their fused scores."""
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
-    qvec = get_embedder(settings.embedder, settings.threads).encode([query])[0]
+    qvec = get_embedder(settings.embedder, settings.threads).encode_cached([query])[0]
     bm25 = index.lexical(places.expand(query)) if mode in ("hybrid", "bm25") else None
     rows, scores = _fuse(qvec, bm25, index, settings, mode, fusion, pool)
     if prf > 0 and mode != "bm25" and rows:

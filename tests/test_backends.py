@@ -441,6 +441,27 @@ def test_declining_weighs_none_against_the_best_other_first_token():
     assert declining([]).probability == 0.0
 
 
+def test_p_yes_weighs_every_spelling_of_yes_against_no():
+    from math import log
+
+    from rag.generate.base import p_yes
+
+    top = [{"token": t, "logprob": log(p)} for t, p in {"Yes": 0.5, "yes": 0.1, " No": 0.2, "Maybe": 0.2}.items()]
+    assert p_yes(top) == pytest.approx(0.6 / 0.8)
+    assert p_yes([{"token": "Maybe", "logprob": 0.0}]) is None
+
+
+@pytest.mark.slow
+def test_local_model_says_whether_a_sentence_states_the_answer():
+    settings = Settings.from_env(backend="local", llm_model="qwen-1.5b")
+    backend = base.get_backend(settings)
+    sentence = "The museum reopened on 3 May 2021 after a two-year renovation led by the architect Ana Ruiz."
+    stated = backend.check("Who led the renovation of the museum?", sentence, "Ana Ruiz", settings)
+    unstated = backend.check("How many visitors did the museum have in 2022?", sentence, "two-year", settings)
+    assert stated >= settings.check_at > unstated
+    assert backend.check("Who led the renovation of the museum?", sentence, "Ana Ruiz", settings) == stated
+
+
 @pytest.mark.slow
 def test_local_model_weighs_the_decline_and_never_writes_none():
     """The local backend reports how much the model preferred "none" before its reply, and the

@@ -33,6 +33,15 @@ def test_sentence_window_coverage_and_specific_terms():
     assert uk.specific < 1.0 and uk.coverage < best.coverage
 
 
+def test_a_country_named_another_way_is_a_named_term_of_the_sentence():
+    # "American" is a specific term; a sentence that says "the United States" names it (rag.places)
+    venue = Passage("ca.txt", "ca.txt", "", "The MoU was signed at the Space Symposium in Colorado Springs, the United "
+                    "States.", 0, 80, 0.4, "ca.txt#1")
+    scored = score_sentences("In which American city was the agreement signed?", [venue], Weights())
+    assert scored[0].specific == 1.0
+    assert score_sentences("In which French city was the agreement signed?", [venue], Weights())[0].specific == 0.0
+
+
 def test_rerank_puts_the_passage_about_the_asked_entity_first():
     # The UK passage has a slightly higher retrieval score; the question is about Canada.
     q, weight = "Who signed the space MoU with the Canadian Space Agency?", Settings().rerank_fused_weight

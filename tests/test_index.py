@@ -27,7 +27,7 @@ def test_roundtrip_without_pickle(tmp_path, tmp_settings):
     assert names == ["bm25", "chunks.jsonl", "dense.faiss", "documents.jsonl", "manifest.json", "vectors.npy"]
     assert not [p for p in gen.rglob("*") if p.suffix in {".pkl", ".pickle"}]
     manifest = json.loads((gen / "manifest.json").read_text())
-    assert manifest["embedder"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
+    assert manifest["embedder"] == tmp_settings.embedder and manifest["dimension"] == 384
     assert (manifest["chunk_size"], manifest["chunk_overlap"], manifest["tokenizer"]) == (200, 40, "cl100k_base")
     assert {short_id(d) for d in manifest["documents"]} == {"d0.txt", "d1.txt", "d2.txt"}
     np.load(gen / "vectors.npy", allow_pickle=False)

@@ -217,6 +217,20 @@ def test_an_answer_from_evidence_far_behind_the_best_is_declined():
     assert compose("Where was the venue?", "Colorado Springs [2]", _evidence((0.9, 0.3)), Settings()) is None
 
 
+def test_an_answer_part_its_backend_does_not_confirm_is_dropped():
+    asked = []
+
+    def confirm(short, e):
+        asked.append((short, e.passage.text))
+        return short != "Colorado Springs"
+
+    assert compose("Where was the venue?", "Colorado Springs [2]", _evidence(), Settings(), confirm) is None
+    text, short, cites = compose("Who signed, and where?", "Oh Tae-seok [1]; Colorado Springs [2]", _evidence(),
+                                 Settings(), confirm)
+    assert short == "Oh Tae-seok" and len(cites) == 1 and "Colorado" not in text
+    assert asked[-1] == ("Colorado Springs", "The venue was the 41st Space Symposium in Colorado Springs.")
+
+
 def test_two_part_answers_cite_each_part():
     text, short, cites = compose("Who signed, and where?", "Oh Tae-seok [1]; Colorado Springs [2]", _evidence(), Settings())
     assert short == "Oh Tae-seok; Colorado Springs" and [c.number for c in cites] == [1, 2] and "[2]" in text

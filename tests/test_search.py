@@ -34,6 +34,17 @@ def test_a_demonym_finds_the_passage_that_names_the_country(seeds_settings, mode
     assert any("Michelle Donelan" in p.text for p in passages)
 
 
+@pytest.mark.parametrize("question,words", [
+    ("Which international lunar-exploration pact have both Korea and Britain joined?", "Artemis Accords"),
+    ("Who represents the British government on the new bilateral science and technology commission?",
+     "Chief Scientific Advisor"),
+])
+def test_the_top_passages_are_reranked_by_the_meaning_of_their_sentences(seeds_settings, question, words):
+    # The words of these questions ("pact", "represents") are not the document's; its sentence's meaning is.
+    assert words in rag.retrieve(question, k=1, settings=seeds_settings)[0].text
+    assert words not in rag.retrieve(question, k=1, settings=seeds_settings.replace(meaning_depth=0))[0].text
+
+
 def test_passages_carry_exact_spans(seeds_settings):
     docs = {d.doc_id: d for d in rag.list_documents(seeds_settings)}
     passages = rag.retrieve("who signed the MoU with the Canadian Space Agency", k=5, settings=seeds_settings)

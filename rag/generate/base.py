@@ -26,6 +26,16 @@ class Declining:
     probability: float
 
 
+def p_yes(top_logprobs: list[dict]) -> float | None:
+    """P(yes) / (P(yes) + P(no)) of a reply's first token (OpenAI ``top_logprobs`` form); None if neither."""
+    p = {"yes": 0.0, "no": 0.0}
+    for t in top_logprobs:
+        word = t["token"].strip(" .\n").lower()
+        if word in p:
+            p[word] += math.exp(t["logprob"])
+    return p["yes"] / (p["yes"] + p["no"]) if p["yes"] + p["no"] > 0 else None
+
+
 def declining(top_logprobs: list[dict]) -> Declining:
     """``Declining`` from the first reply token's top alternatives (OpenAI ``top_logprobs`` form)."""
     from .prompt import NONE
@@ -53,6 +63,10 @@ class Backend(Protocol):
         """Complete a short chat (used to condense follow-up questions); None if unsupported."""
         ...
 
+    def check(self, question: str, sentence: str, short: str, settings: Settings) -> float | None:
+        """P(yes) that ``sentence`` states ``short`` as the answer to ``question``; None if unsupported."""
+        ...
+
 
 class ChatBackend:
     """Base of the LLM backends: prompt building and budgeting live here, transport in ``chat``."""
@@ -78,6 +92,10 @@ class ChatBackend:
 
     def rewrite(self, messages: list[dict], settings: Settings) -> str | None:
         return "".join(self.chat(messages, settings.replace(temperature=0.0), 64)).strip() or None
+
+    def check(self, question: str, sentence: str, short: str, settings: Settings) -> float | None:
+        """P(yes) that ``sentence`` states ``short`` as the answer to ``question``; None: cannot tell."""
+        return None
 
 
 _backends: dict[tuple, Backend] = {}

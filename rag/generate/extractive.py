@@ -22,3 +22,6 @@ class ExtractiveBackend:
 
     def rewrite(self, messages: list[dict], settings: Settings) -> str | None:
         return None
+
+    def check(self, question: str, sentence: str, short: str, settings: Settings) -> float | None:
+        return None

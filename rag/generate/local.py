@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 from ..config import Settings
 from ..models import LLMS, ModelError, gguf_path
-from .base import BackendError, ChatBackend, Declining, declining
+from .base import BackendError, ChatBackend, Declining, declining, p_yes
+from .prompt import check_messages
 
 _DONE = object()
 NONE_TOKENS = ("none", "None", " none", " None", ".none", "NONE")  # spellings of the decline reply
@@ -75,11 +76,33 @@ class LocalBackend(ChatBackend):
             done = True
         finally:
             if len(seen) >= len(items):
-                with self._replies_lock:
-                    self._replies[key] = (seen, done)
-                    self._replies.move_to_end(key)
-                    while len(self._replies) > REPLAYS:
-                        self._replies.popitem(last=False)
+                self._remember(key, seen, done)
+
+    def _remember(self, key: str, items: list, complete: bool) -> None:
+        with self._replies_lock:
+            self._replies[key] = (items, complete)
+            self._replies.move_to_end(key)
+            while len(self._replies) > REPLAYS:
+                self._replies.popitem(last=False)
+
+    def check(self, question: str, sentence: str, short: str, settings: Settings) -> float | None:
+        """The model's P(yes) that ``sentence`` states ``short`` as the answer (one token, weighed)."""
+        request = {"messages": check_messages(question, sentence, short), "max_tokens": 1, "temperature": 0.0,
+                   "logprobs": True, "top_logprobs": 10, "stream": False}
+        key = json.dumps(request, sort_keys=True)
+        with self._replies_lock:
+            if key in self._replies:
+                return self._replies[key][0][0]
+        try:
+            reply = self._server.handle_chat_completions(request)
+            if "error" in reply:
+                raise BackendError(f"local model error: {reply['error']}")
+            content = reply["choices"][0]["logprobs"]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise BackendError(f"local model gave no probabilities: {exc}") from exc
+        found = p_yes(content[0].get("top_logprobs") or []) if content else None
+        self._remember(key, [found], True)
+        return found
 
     def _generate(self, request: dict, settings: Settings) -> Iterator[str | Declining]:
         """Stream one request from llama.cpp: a ``Declining`` first when "none" is weighed, then text."""

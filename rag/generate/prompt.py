@@ -26,6 +26,8 @@ EXAMPLE = [
     {"role": "assistant", "content": NONE},
 ]
 
+CHECK = "You check whether a sentence answers a question. Reply only yes or no."
+
 CONDENSE = """Rewrite the user's last question as one standalone question that can be understood without the conversation. Keep the names and topics from the conversation that the question refers to. Reply with the rewritten question only."""
 
 
@@ -77,4 +79,14 @@ def condense_messages(question: str, history: list[tuple[str, str]]) -> list[dic
     return [
         {"role": "system", "content": CONDENSE},
         {"role": "user", "content": f"Conversation:\n{turns}\n\nLast question: {question}\n\nStandalone question:"},
+    ]
+
+
+def check_messages(question: str, sentence: str, short: str) -> list[dict]:
+    """Ask whether ``sentence`` (quoted from a document) states ``short`` as the answer to ``question``."""
+    sentence, short = (_escape(" ".join(t.split())) for t in (sentence, short))
+    return [
+        {"role": "system", "content": CHECK},
+        {"role": "user", "content": f"Sentence: \u201c{sentence}\u201d\n\nQuestion: {' '.join(question.split())}\n\n"
+                                    f"Proposed answer: {short}\n\nDoes the sentence state the answer to this exact question?"},
     ]

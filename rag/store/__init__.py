@@ -87,6 +87,31 @@ def open_store(settings, index: Path | str | None = None, expect: dict | None = 
     return open_index(where, expect=expect)
 
 
+def adopt_embedder(settings, index: Path | str | None = None):
+    """``settings`` with the embedder the existing store was built with, when that one makes vectors
+    of another space than the configured embedder: a store is searched and extended in the space it
+    was built in (``rag ingest --rebuild`` moves it to the configured embedder)."""
+    import json
+
+    from ..embed import vector_space
+    from ..index import IndexUnavailable, current_generation
+
+    where = store_location(settings, index)
+    try:
+        if isinstance(where, str):
+            from .postgres import PostgresStore
+
+            built = PostgresStore.open(where, settings.collection).config.get("embedder")
+        else:
+            generation = current_generation(where)
+            built = generation and json.loads((where / generation / "manifest.json").read_text()).get("embedder")
+    except (IndexUnavailable, OSError, ValueError):
+        return settings
+    if built and vector_space(built) != vector_space(settings.embedder):
+        return settings.replace(embedder=built)
+    return settings
+
+
 @contextmanager
 def open_writer(settings, index: Path | str | None = None, rebuild: bool = False, expect: dict | None = None):
     """A writer of the store ``settings`` (or ``index``) point at: ``documents`` and ``origins``
