@@ -87,9 +87,11 @@ def by_type_table(rows: list[dict]) -> str:
 
 def speed_note(run: dict) -> str:
     t, build = run["throughput"], run["index"]
-    note = (f"Throughput: a fresh ingest of {t['sample_documents']} documents ({t['sample_chunks']} chunks: read, clean, "
-            f"chunk, embed, index, save) ran at {t['ingest_chunks_per_s']} chunks/s; the bare encoder on the same "
-            f"texts at {t['encoder_sentences_per_s']} sentences/s. Latency is per query, query embedding included.")
+    note = "Latency is per query, query embedding included."
+    if t.get("sample_documents"):  # not timed with --speed-sample 0
+        note = (f"Throughput: a fresh ingest of {t['sample_documents']} documents ({t['sample_chunks']} chunks: read, "
+                f"clean, chunk, embed, index, save) ran at {t['ingest_chunks_per_s']} chunks/s; the bare encoder on "
+                f"the same texts at {t['encoder_sentences_per_s']} sentences/s. " + note)
     if build.get("chunks_per_s"):
         note += (f" The cached full index ({build.get('chunks_total')} chunks) was built at {build['chunks_per_s']} "
                  f"chunks/s ({build['seconds']:.0f} s).")
