@@ -770,6 +770,9 @@ def prepare_index(settings: Settings) -> None:
     print(f"Index ready: {report.summary()}" if report else "Index ready.", file=sys.stderr, flush=True)
 
 
+WARMED_UP = "Models loaded."  # printed once the warm-up is done (llama.cpp holds the GIL for seconds while it loads)
+
+
 def _warm_up(settings: Settings, host: str, port: int) -> None:
     """Once the server accepts connections, load the embedder and the default answer backend in the
     background (the first answer is faster; loading them sooner would hold up serving the page)."""
@@ -788,8 +791,9 @@ def _warm_up(settings: Settings, host: str, port: int) -> None:
             from .embed import get_embedder
             from .generate.base import get_backend
 
-            get_embedder(settings.embedder, settings.threads)
+            get_embedder(settings.embedder, settings.threads).encode_cached(["warm-up"])
             get_backend(settings)
+            print(WARMED_UP, file=sys.stderr, flush=True)
         except Exception as exc:  # the chat shows the error when it is used
             log.warning("warm-up of the %s backend failed: %s", settings.backend, exc)
 

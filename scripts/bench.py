@@ -39,7 +39,8 @@ def ui_cold_start(settings: Settings) -> list[tuple[str, float]]:
     from ui_server import running_app  # the UI tests' launcher: app.py on a free port, index in workdir/index
 
     started = time.perf_counter()
-    with running_app(settings.index_dir.parent, env={"RAG_BACKEND": settings.backend}, ready="") as app:
+    with running_app(settings.index_dir.parent, env={"RAG_BACKEND": settings.backend}, ready="",
+                     settled=False) as app:
         page = time.perf_counter() - started
         body = json.dumps({"model": "rag", "messages": [{"role": "user", "content": QUESTIONS[1]}]}).encode()
         request = urllib.request.Request(app.url + "v1/chat/completions", body, {"Content-Type": "application/json"})

@@ -336,9 +336,7 @@ def app(tmp_path_factory):
 def client(app):
     from gradio_client import Client
 
-    # The app loads the answer model right after it starts serving; llama.cpp holds the GIL while
-    # it loads, so on a busy machine the first requests may wait several seconds.
-    return Client(app.url, verbose=False, download_files=False, httpx_kwargs={"timeout": 60})
+    return Client(app.url, verbose=False, download_files=False)
 
 
 def message_text(message: dict) -> str:
@@ -400,7 +398,7 @@ def test_sessions_keep_their_own_history(app):
 
     questions = {"a": ["Who signed the space MoU with the Canadian Space Agency?", "What is STM?"],
                  "b": ["What did Korea and the UK sign?", "What is the ROK-UK Digital Partnership?"]}
-    clients = {name: Client(app.url, verbose=False, httpx_kwargs={"timeout": 60}) for name in questions}
+    clients = {name: Client(app.url, verbose=False) for name in questions}
 
     def run(name):
         chat = None

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.ui import WARMED_UP  # a light import: gradio loads lazily
+
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 300  # building the seeds index embeds every chunk on 2 shared cores
 
@@ -39,9 +41,10 @@ class RunningApp:
 
 @contextmanager
 def running_app(workdir: Path, env: dict[str, str] | None = None, args: list[str] | None = None,
-                ready: str = "config"):
+                ready: str = "config", settled: bool = True):
     """Start ``python app.py`` (or ``python *args``) with ``RAG_INDEX_DIR=workdir/index``; wait
-    until ``GET ready`` answers 200."""
+    until ``GET ready`` answers 200 and, if ``settled``, until the app has loaded its models (their
+    loading holds up requests for seconds on a busy machine)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = workdir / "app.log"
@@ -71,6 +74,10 @@ def running_app(workdir: Path, env: dict[str, str] | None = None, args: list[str
             if time.monotonic() > deadline:
                 raise RuntimeError(f"app.py did not start within {START_TIMEOUT}s:\n{app.log_tail()}")
             time.sleep(0.1)  # fine enough for scripts/bench.py to time the cold start with it
+        while settled and not any(m in app.log.read_text(errors="replace") for m in (WARMED_UP, "warm-up of")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"app.py did not load its models within {START_TIMEOUT}s:\n{app.log_tail()}")
+            time.sleep(0.1)
         yield app
     finally:
         stop(proc)
