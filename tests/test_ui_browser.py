@@ -101,7 +101,9 @@ def open_tab(driver, tab_id: str) -> None:
 
 def choose_backend(driver, backend: str) -> None:
     if not driver.find_elements("css selector", "#rag-backend"):
-        driver.find_element("css selector", "#rag-settings button.label-wrap").click()
+        # the settings panel may render after the chat box on a busy machine
+        wait_for(driver, lambda d: d.find_elements("css selector", "#rag-settings button.label-wrap"), 30,
+                 "the settings panel")[0].click()
         wait_for(driver, lambda d: d.find_elements("css selector", "#rag-backend"), 10, "the settings")
     radio = driver.find_element("css selector", f'#rag-backend input[value="{backend}"]')
     driver.execute_script("arguments[0].click();", radio)
