@@ -63,11 +63,13 @@ class Settings:
     timeout: float = 60.0
     retries: int = 2
     evidence: int = 12  # at most this many evidence sentences reach the answer backend
+    evidence_rank_weight: float = 0.1  # a sentence's preference for coming from a higher-ranked passage (tuned: evidence recall, seeds + SQuAD tune)
     evidence_tokens: int = 200  # ... and at most this many tokens of them, the best first (tuned: seeds quality vs time to first token)
     decline_at: float = 0.9  # decline when the local model prefers "none" to its best answer this much (tuned: SQuAD tune, seeds)
     check_at: float = 0.45  # ... or when, asked whether the cited sentence states its answer, it says yes less likely than this (0: no check; tuned)
     min_relevance: float = 0.22  # best dense cosine below which the documents are off-topic
     min_coverage: float = 0.1  # rarity-weighted share of the question's words the answering sentence window must hold
+    min_meaning: float = 0.55  # ... unless the sentence's meaning is this close to the question's (cosine; a paraphrase)
     min_specific: float = 0.0  # share of the question's names and numbers the answering sentence window must hold
     max_evidence_gap: float = 0.25  # how far below the best evidence sentence's score the answering one may be
     max_question_chars: int = 2000  # longer questions are refused with a message

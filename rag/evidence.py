@@ -34,6 +34,7 @@ class Sentence:
     score: float
     coverage: float  # rarity-weighted share of the question's words in the sentence window
     specific: float  # share of the question's specific terms in the window (title included)
+    meaning: float = 0.0  # cosine similarity of the sentence to the question (0 without vectors)
 
 
 def specific_terms(question: str) -> set[str]:
@@ -118,11 +119,12 @@ def score_sentences(question: str, passages: list[Passage], weights: Weights,
             named = (sum(t in seen or any(a <= seen for a in aliases.get(t, ())) for t in specific) / len(specific)
                      if specific else 1.0)
             if sentence_vectors is None:
-                score = 0.5 * coverage + 0.2 * named
+                meaning, score = 0.0, 0.5 * coverage + 0.2 * named
             else:  # paraphrased questions share meaning more than words: meaning weighs most
-                score = 0.35 * coverage + 0.05 * named + 0.6 * max(float(sentence_vectors[row] @ question_vector), 0.0)
+                meaning = max(float(sentence_vectors[row] @ question_vector), 0.0)
+                score = 0.35 * coverage + 0.05 * named + 0.6 * meaning
             row += 1
-            out.append(Sentence(j, s, e, score, coverage, named))
+            out.append(Sentence(j, s, e, score, coverage, named, meaning))
     out.sort(key=lambda x: x.score, reverse=True)
     return out
 

@@ -98,12 +98,14 @@ class Evidence:
 
 def select_evidence(question: str, passages: list[Passage], index: Index, settings: Settings) -> list[Evidence]:
     """The best sentences of ``passages`` for ``question`` that fit ``settings.evidence_tokens``
-    (at most ``settings.evidence``), read in context: grouped by passage, in document order."""
+    (at most ``settings.evidence``), read in context: grouped by passage, in document order.
+    A sentence of a higher-ranked passage is preferred (``evidence_rank_weight`` / (1 + its rank))."""
     texts = sentence_texts(passages)
     if not texts:
         return []
     vectors = get_embedder(settings.embedder, settings.threads).encode_cached([question, *texts])
     scored = score_sentences(question, passages, weights_for(index), vectors[1:], vectors[0])
+    scored.sort(key=lambda s: s.score + settings.evidence_rank_weight / (1 + s.passage), reverse=True)
     chosen, used = [], 0
     for s in scored:
         cost = count_tokens(passages[s.passage].text[s.start:s.end])
@@ -151,29 +153,45 @@ def _grounded(short: str, text: str) -> bool:
 _SPAN_WORD = re.compile(r"\w+(?:[-'’.,/]\w+)*")
 
 
-def _snap(short: str, text: str) -> str:
-    """The longest run of ``text``'s words that ``short`` also says in that order, if it carries at
-    least half of ``short``'s content words (the model's words re-anchored to the evidence), else ""."""
+def _snap(short: str, text: str, asked: set[str] = frozenset()) -> str:
+    """The run of ``text``'s words that ``short`` also says in that order and that carries most of what
+    ``short`` adds to the question (its words not in ``asked``; at least half of them), else "".
+    The model's words re-anchored to the evidence; a name is completed to all its capitalised words."""
     want = [m.group().lower() for m in _SPAN_WORD.finditer(short)]
     spans = list(_SPAN_WORD.finditer(text))
     have = [m.group().lower() for m in spans]
-    match = difflib.SequenceMatcher(None, have, want, autojunk=False).find_longest_match(0, len(have), 0, len(want))
-    if not match.size:
-        return ""
-    first, last = match.a, match.a + match.size - 1
-    while first < last and not content_words(have[first]):  # no leading or trailing "of", "the"
-        first += 1
-    while last > first and not content_words(have[last]):
-        last -= 1
-    span = text[spans[first].start(): spans[last].end()]
-    said = terms_of(short)
-    return span if said and terms_of(span) and 2 * len(terms_of(span) & said) >= len(said) else ""
+    new = terms_of(short) - asked
+    best, carried = "", 0
+    for block in difflib.SequenceMatcher(None, have, want, autojunk=False).get_matching_blocks():
+        if not block.size:
+            continue
+        first, last = block.a, block.a + block.size - 1
+        while first < last and not content_words(have[first]):  # no leading or trailing "of", "the"
+            first += 1
+        while last > first and not content_words(have[last]):
+            last -= 1
+        if _capitalised(spans[first].group()) and _capitalised(spans[last].group()):  # "Innopolis" -> "Daedeok Innopolis"
+            while first > 0 and _capitalised(spans[first - 1].group()) and text[spans[first - 1].end():spans[first].start()] == " ":
+                first -= 1
+            while last + 1 < len(spans) and _capitalised(spans[last + 1].group()) and text[spans[last].end():spans[last + 1].start()] == " ":
+                last += 1
+        span = text[spans[first].start(): spans[last].end()]
+        hit = len(terms_of(span) & new)
+        if hit > carried:
+            best, carried = span, hit
+    return best if new and 2 * carried >= len(new) else ""
 
 
-def answerable(e: Evidence, best: float, settings: Settings) -> bool:
-    """The sentence window is about what was asked: enough of its rare words, its names and numbers,
-    and not far behind the best evidence (``best`` is that sentence's score)."""
-    return (e.sentence.coverage >= settings.min_coverage and e.sentence.specific >= settings.min_specific
+def _capitalised(word: str) -> bool:
+    return word[:1].isupper() and bool(content_words(word))
+
+
+def answerable(e: Evidence, best: float, settings: Settings, paraphrase: bool = True) -> bool:
+    """The sentence window is about what was asked: enough of its rare words (or, with ``paraphrase``,
+    of its meaning), its names and numbers, and not far behind the best evidence (``best``: that score)."""
+    close = paraphrase and e.sentence.meaning >= settings.min_meaning
+    return ((e.sentence.coverage >= settings.min_coverage or close)
+            and e.sentence.specific >= settings.min_specific
             and e.sentence.score >= best - settings.max_evidence_gap)
 
 
@@ -197,8 +215,9 @@ def compose(question: str, raw: str, evidence: list[Evidence], settings: Setting
         found = next((e for e in pool if yes or _grounded(short, e.passage.text)), None)
         short = "Yes" if yes else short
         if found is None and short:  # a paraphrase: keep the evidence's own words if most of it is there
-            found, short = next(((e, span) for e in pool if (span := _snap(short, e.passage.text))), (None, short))
-        if (found is not None and answerable(found, best, settings) and all(found is not e for _, e in parts)
+            found, short = next(((e, span) for e in pool if (span := _snap(short, e.passage.text, asked))), (None, short))
+        # a "yes" has no span of its own to ground it: its sentence must share the question's words
+        if (found is not None and answerable(found, best, settings, paraphrase=not yes) and all(found is not e for _, e in parts)
                 and (confirm is None or confirm(short, found))):
             parts.append((short, found))
     if not parts:

@@ -198,6 +198,17 @@ def test_timeout_becomes_backend_error(llm_server):
     assert elapsed(started) < 3
 
 
+def test_hosted_model_says_whether_a_sentence_states_the_answer(llm_server):
+    from rag.generate.openai import OpenAIBackend
+
+    settings = hosted(llm_server.url)
+    backend = OpenAIBackend(settings)
+    sentence = "The museum reopened on 3 May 2021 after a two-year renovation led by the architect Ana Ruiz."
+    stated = backend.check("Who led the renovation of the museum?", sentence, "Ana Ruiz", settings)
+    unstated = backend.check("How many visitors did the museum have in 2022?", sentence, "two-year", settings)
+    assert stated is not None and unstated is not None and stated > 0.5 > unstated
+
+
 def test_wrong_model_name_lists_the_served_model(llm_server):
     from rag.generate.openai import OpenAIBackend
 

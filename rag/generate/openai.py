@@ -15,7 +15,8 @@ from openai import OpenAI
 
 from ..config import Settings
 from ..models import LLMS
-from .base import BackendError, ChatBackend
+from .base import BackendError, ChatBackend, p_yes
+from .prompt import check_messages
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Local servers (llama.cpp, vLLM, Ollama) usually need no key, but the client insists on one.
@@ -118,6 +119,23 @@ class OpenAIBackend(ChatBackend):
         finally:
             if stream is not None:
                 stream.close()
+
+    def check(self, question: str, sentence: str, short: str, settings: Settings) -> float | None:
+        """P(yes) that ``sentence`` states ``short`` as the answer, from the first token's log
+        probabilities; None when the endpoint does not return them (the answer then stands)."""
+        try:
+            reply = self._client.chat.completions.create(
+                model=self.model_name, messages=check_messages(question, sentence, short), max_tokens=1,
+                temperature=0.0, logprobs=True, top_logprobs=10)
+        except openai.BadRequestError:  # e.g. a model that takes no logprobs or no max_tokens
+            return None
+        except Exception as exc:
+            raise self._error(exc, during="checking an answer") from exc
+        choice = reply.choices[0] if reply.choices else None
+        tokens = choice.logprobs.content if choice is not None and choice.logprobs else None
+        if not tokens:
+            return None
+        return p_yes([{"token": t.token, "logprob": t.logprob} for t in tokens[0].top_logprobs or ()])
 
     # -- errors ---------------------------------------------------------------------------
 
