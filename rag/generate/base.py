@@ -36,6 +36,15 @@ def p_yes(top_logprobs: list[dict]) -> float | None:
     return p["yes"] / (p["yes"] + p["no"]) if p["yes"] + p["no"] > 0 else None
 
 
+def check_request(question: str, sentence: str, short: str) -> dict:
+    """The one-token yes/no request (OpenAI form) with which a chat backend checks an answer: does
+    ``sentence`` state ``short`` as the answer to ``question``? Its reply is read with ``p_yes``."""
+    from .prompt import check_messages
+
+    return {"messages": check_messages(question, sentence, short), "max_tokens": 1, "temperature": 0.0,
+            "logprobs": True, "top_logprobs": 10}
+
+
 def declining(top_logprobs: list[dict]) -> Declining:
     """``Declining`` from the first reply token's top alternatives (OpenAI ``top_logprobs`` form)."""
     from .prompt import NONE

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 
 from ..config import Settings
 from ..models import LLMS, ModelError, gguf_path
-from .base import BackendError, ChatBackend, Declining, declining, p_yes
-from .prompt import check_messages
+from .base import BackendError, ChatBackend, Declining, check_request, declining, p_yes
 
 _DONE = object()
 NONE_TOKENS = ("none", "None", " none", " None", ".none", "NONE")  # spellings of the decline reply
@@ -87,8 +86,7 @@ class LocalBackend(ChatBackend):
 
     def check(self, question: str, sentence: str, short: str, settings: Settings) -> float | None:
         """The model's P(yes) that ``sentence`` states ``short`` as the answer (one token, weighed)."""
-        request = {"messages": check_messages(question, sentence, short), "max_tokens": 1, "temperature": 0.0,
-                   "logprobs": True, "top_logprobs": 10, "stream": False}
+        request = {**check_request(question, sentence, short), "stream": False}
         key = json.dumps(request, sort_keys=True)
         with self._replies_lock:
             if key in self._replies:

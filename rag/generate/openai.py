@@ -15,8 +15,7 @@ from openai import OpenAI
 
 from ..config import Settings
 from ..models import LLMS
-from .base import BackendError, ChatBackend, p_yes
-from .prompt import check_messages
+from .base import BackendError, ChatBackend, check_request, p_yes
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Local servers (llama.cpp, vLLM, Ollama) usually need no key, but the client insists on one.
@@ -124,9 +123,8 @@ class OpenAIBackend(ChatBackend):
         """P(yes) that ``sentence`` states ``short`` as the answer, from the first token's log
         probabilities; None when the endpoint does not return them (the answer then stands)."""
         try:
-            reply = self._client.chat.completions.create(
-                model=self.model_name, messages=check_messages(question, sentence, short), max_tokens=1,
-                temperature=0.0, logprobs=True, top_logprobs=10)
+            reply = self._client.chat.completions.create(model=self.model_name,
+                                                         **check_request(question, sentence, short))
         except openai.BadRequestError:  # e.g. a model that takes no logprobs or no max_tokens
             return None
         except Exception as exc:
