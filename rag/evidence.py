@@ -20,6 +20,10 @@ from .types import Passage
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’.-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|s)?")
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th|s)$")
 # Question words and fillers that are capitalised without naming anything.
+# A question about what is *not* so ("not", "never", "n't", "non-") is not answered by a sentence that
+# negates nothing: it states the very thing the question excludes. "whether or not" negates nothing.
+_NEGATION = re.compile(r"\b(?:not|never|no|nor|without)\b|n['’]t\b|\bnon-", re.IGNORECASE)
+_NO_NEGATION = re.compile(r"\b(?:whether|or) not\b", re.IGNORECASE)
 _NOT_NAMES = frozenset("i what which who whom whose when where why how is are was were do does did can could "
                        "would should will in on at of for and or the a an if name give list tell".split())
 
@@ -35,6 +39,7 @@ class Sentence:
     coverage: float  # rarity-weighted share of the question's words in the sentence window
     specific: float  # share of the question's specific terms in the window (title included)
     meaning: float = 0.0  # cosine similarity of the sentence to the question (0 without vectors)
+    polarity: bool = True  # the window negates something where the question does (``negated``)
 
 
 def specific_terms(question: str) -> set[str]:
@@ -54,6 +59,11 @@ def specific_terms(question: str) -> set[str]:
         elif word[0].isupper() and word.lower() not in _NOT_NAMES and (i > 0 or word.isupper()):
             terms |= content_words(word)
     return terms
+
+
+def negated(text: str) -> bool:
+    """Whether ``text`` says that something is not so (``not``, ``never``, ``n't``, ``non-`` ...)."""
+    return bool(_NEGATION.search(_NO_NEGATION.sub(" ", text)))
 
 
 def terms_of(text: str) -> set[str]:
@@ -101,9 +111,11 @@ def score_sentences(question: str, passages: list[Passage], weights: Weights,
 
     ``coverage`` is the rarity-weighted share of the question's terms found in the sentence and
     its ``window`` neighbours (plus the passage title); ``specific`` the share of its names and
-    numbers. With vectors, semantic similarity of the sentence to the question joins the score.
+    numbers; ``polarity`` whether the window negates something if the question does. With vectors,
+    semantic similarity of the sentence to the question joins the score.
     """
     asked = terms_of(question)
+    asks_not = negated(question)
     specific = specific_terms(question)
     total = sum(weights.idf(t) for t in asked) or 1.0
     aliases = _aliases(specific, question)
@@ -124,7 +136,8 @@ def score_sentences(question: str, passages: list[Passage], weights: Weights,
                 meaning = max(float(sentence_vectors[row] @ question_vector), 0.0)
                 score = 0.35 * coverage + 0.05 * named + 0.6 * meaning
             row += 1
-            out.append(Sentence(j, s, e, score, coverage, named, meaning))
+            polarity = not asks_not or negated(p.text[spans[max(0, i - window)][0]: spans[min(len(spans) - 1, i + window)][1]])
+            out.append(Sentence(j, s, e, score, coverage, named, meaning, polarity))
     out.sort(key=lambda x: x.score, reverse=True)
     return out
 

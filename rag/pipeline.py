@@ -188,10 +188,11 @@ def _capitalised(word: str) -> bool:
 
 def answerable(e: Evidence, best: float, settings: Settings, paraphrase: bool = True) -> bool:
     """The sentence window is about what was asked: enough of its rare words (or, with ``paraphrase``,
-    of its meaning), its names and numbers, and not far behind the best evidence (``best``: that score)."""
+    of its meaning), its names and numbers, a negation where the question has one, and not far behind
+    the best evidence (``best``: that score)."""
     close = paraphrase and e.sentence.meaning >= settings.min_meaning
     return ((e.sentence.coverage >= settings.min_coverage or close)
-            and e.sentence.specific >= settings.min_specific
+            and e.sentence.specific >= settings.min_specific and e.sentence.polarity
             and e.sentence.score >= best - settings.max_evidence_gap)
 
 

@@ -2,7 +2,7 @@
 from dataclasses import replace
 
 from rag.config import Settings
-from rag.evidence import Weights, as_passage, rerank, score_sentences, specific_terms, terms_of
+from rag.evidence import Weights, as_passage, negated, rerank, score_sentences, specific_terms, terms_of
 from rag.types import Passage
 
 CANADA = Passage("ca.txt", "ca.txt", "Korea and Canada", "KASA Administrator Oh Tae-seok held an MOU signing ceremony with "
@@ -40,6 +40,23 @@ def test_a_country_named_another_way_is_a_named_term_of_the_sentence():
     scored = score_sentences("In which American city was the agreement signed?", [venue], Weights())
     assert scored[0].specific == 1.0
     assert score_sentences("In which French city was the agreement signed?", [venue], Weights())[0].specific == 0.0
+
+
+def test_negations_are_told_from_words_that_only_look_like_them():
+    for text in ("What did the government not fail to do?", "When wasn't the war?", "Who never signed?",
+                 "When was the non-Muslim Brotherhood founded?"):
+        assert negated(text), text
+    for text in ("When was the Muslim Brotherhood founded?", "Can we tell whether or not it halts?", "Who knows now?"):
+        assert not negated(text), text
+
+
+def test_a_question_about_what_is_not_so_needs_a_window_that_negates_something():
+    plain = Passage("b.txt", "b.txt", "", "The Italian government failed to set up an insurance fund.", 0, 58, 0.5, "b.txt#0")
+    negative = replace(plain, text="The Italian government did not set up an insurance fund.", chunk_id="b.txt#1")
+    asked = "What did the Italian government not fail to do?"
+    assert not score_sentences(asked, [plain], Weights())[0].polarity
+    assert score_sentences(asked, [negative], Weights())[0].polarity
+    assert score_sentences("What did the Italian government fail to do?", [plain], Weights())[0].polarity
 
 
 def test_rerank_puts_the_passage_about_the_asked_entity_first():

@@ -252,6 +252,14 @@ def test_a_paraphrase_sharing_few_words_with_the_question_can_answer_when_it_sha
     assert compose("Did Oh Tae-seok sign the MoU?", "Yes [1]", [close, _evidence()[1]], Settings()) is None
 
 
+def test_a_sentence_that_negates_nothing_does_not_answer_what_is_not_so():
+    # SQuAD's unanswerable "What did the Italian government not fail to do?" was answered from the
+    # sentence saying what it failed to do; the window's polarity (rag.evidence) now declines it
+    evidence = [replace(e, sentence=replace(e.sentence, polarity=False)) for e in _evidence()]
+    assert compose("Who did not sign the MoU?", "Oh Tae-seok [1]", evidence, Settings()) is None
+    assert compose("Who did not sign the MoU?", "Oh Tae-seok [1]", _evidence(), Settings()) is not None
+
+
 def test_evidence_prefers_sentences_of_higher_ranked_passages():
     top = Passage("a/1.txt", "1.txt", "", "The museum has a cafe.", 0, 22, 0.9, "a/1.txt#0")
     second = Passage("a/2.txt", "2.txt", "", "The museum reopened in May 2021.", 0, 32, 0.5, "a/2.txt#0")
