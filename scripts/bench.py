@@ -1,7 +1,9 @@
 """Speed of the core path on this machine: seeds index build, warm retrieve, answer latency.
 
-Usage: .venv/bin/python scripts/bench.py [--backend local|extractive|openai] [--runs N]
-Prints a Markdown table; run it on an otherwise idle machine.
+Usage: .venv/bin/python scripts/bench.py [--backend local|extractive|openai] [--runs N] [--answers N]
+Prints a Markdown table; run it on an otherwise idle machine. Answer latency is measured over five
+fixed questions, or with ``--answers N`` over the first N questions of ``eval/seeds_qa.jsonl``
+(an abstention's time to first token is its total: that is when the user sees it).
 """
 from __future__ import annotations
 
@@ -54,7 +56,15 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", default="local")
     parser.add_argument("--runs", type=int, default=20, help="retrieve calls per question")
+    parser.add_argument("--answers", type=int, default=0, help="time answers to the first N seeds QA questions "
+                        "(default: the five fixed questions)")
     args = parser.parse_args()
+    questions = QUESTIONS
+    if args.answers:
+        sys.path.insert(0, str(ROOT))
+        from eval.datasets import load_seeds_qa
+
+        questions = [row.question for row in load_seeds_qa()[: args.answers]]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_env(index_dir=Path(tmp) / "index", backend=args.backend)
@@ -80,11 +90,11 @@ def main() -> int:
         rag.answer(QUESTIONS[0], settings=settings)
         rows.append((f"first answer ({args.backend}; model load included)", time.perf_counter() - t))
         ttft, total = [], []
-        for q in QUESTIONS:
+        for q in questions:
             a = rag.answer(q, settings=settings)
             ttft.append(a.timings.get("first_token", a.timings["total"]))
             total.append(a.timings["total"])
-        rows.append((f"answer time to first token p50 ({len(QUESTIONS)} questions)", statistics.median(ttft)))
+        rows.append((f"answer time to first token p50 ({len(questions)} questions)", statistics.median(ttft)))
         rows.append(("answer total p50", statistics.median(total)))
         rows.append(("answer total max", max(total)))
         rows += ui_cold_start(settings)
