@@ -47,8 +47,8 @@ def _index_and_questions(settings: Settings, squad_dir: Path | None, n: int, spl
     return cached_index("squad2", [corpus], settings).index, squad.sample(questions, n, split)
 
 
-def capture(args) -> int:
-    settings = Settings.from_env()
+def capture(args, settings: Settings | None = None) -> int:
+    settings = settings or Settings.from_env()
     index, questions = _index_and_questions(settings, args.squad, args.n, args.split)
     backend = get_backend(settings)
     records = []
@@ -119,22 +119,30 @@ def _score(kind: str, record: dict, answer: Answer, index) -> tuple[bool, bool |
     return answer.abstained, scored["correct"] if q["answerable"] else None
 
 
+def replay(path: Path, settings: Settings, base: Settings | None = None) -> dict:
+    """The capture at ``path`` re-decided under ``settings`` (checks by ``base``'s backend): counts."""
+    base = base or settings
+    data = json.loads(path.read_text())
+    index = cached_index("seeds", [base.seeds_dir], base).index if data["set"] == "seeds" else None
+    checks = _Checks(path.with_suffix(".checks.json"), base)
+    outcomes = [_score("seeds" if data["set"] == "seeds" else "squad", r, _decide(r, settings, checks), index)
+                for r in tqdm(data["records"], desc=path.name, unit="q", leave=False)]
+    checks.save()
+    answerable = [(a, c) for a, c in outcomes if c is not None]
+    unanswerable = [a for a, c in outcomes if c is None]
+    return {"answerable": len(answerable), "correct_cited": sum(c for _, c in answerable),
+            "false_abstentions": sum(a for a, _ in answerable), "unanswerable": len(unanswerable),
+            "declined": sum(unanswerable)}
+
+
 def decide(args) -> int:
     base = Settings.from_env()
     variant = base.replace(**{k: type(getattr(base, k))(v) for k, v in (s.split("=", 1) for s in args.set)})
     for path in args.captures:
-        data = json.loads(path.read_text())
-        index = cached_index("seeds", [base.seeds_dir], base).index if data["set"] == "seeds" else None
-        checks = _Checks(path.with_suffix(".checks.json"), base)
-        outcomes = [_score("seeds" if data["set"] == "seeds" else "squad", r, _decide(r, variant, checks), index)
-                    for r in tqdm(data["records"], desc=path.name, unit="q", leave=False)]
-        checks.save()
-        answerable = [(a, c) for a, c in outcomes if c is not None]
-        unanswerable = [a for a, c in outcomes if c is None]
+        n = replay(path, variant, base)
         print(f"{path.name} {' '.join(args.set) or 'defaults'}: correct + cited "
-              f"{sum(c for _, c in answerable) / len(answerable):.3f}, false abstentions "
-              f"{sum(a for a, _ in answerable)}/{len(answerable)}, unanswerables declined "
-              f"{sum(unanswerable)}/{len(unanswerable)}")
+              f"{n['correct_cited'] / n['answerable']:.3f}, false abstentions {n['false_abstentions']}/"
+              f"{n['answerable']}, unanswerables declined {n['declined']}/{n['unanswerable']}")
     return 0
 
 
