@@ -19,11 +19,11 @@ from .types import Passage
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’.-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|s)?")
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th|s)$")
-# Question words and fillers that are capitalised without naming anything.
 # A question about what is *not* so ("not", "never", "n't", "non-") is not answered by a sentence that
 # negates nothing: it states the very thing the question excludes. "whether or not" negates nothing.
 _NEGATION = re.compile(r"\b(?:not|never|no|nor|without)\b|n['’]t\b|\bnon-", re.IGNORECASE)
 _NO_NEGATION = re.compile(r"\b(?:whether|or) not\b", re.IGNORECASE)
+# Question words and fillers that are capitalised without naming anything.
 _NOT_NAMES = frozenset("i what which who whom whose when where why how is are was were do does did can could "
                        "would should will in on at of for and or the a an if name give list tell".split())
 

@@ -78,7 +78,8 @@ class _Checks:
         self.path, self.settings = path, settings
         self.cache = json.loads(path.read_text()) if path.exists() else {}
 
-    def __call__(self, question: str, sentence: str, short: str) -> float | None:
+    def check(self, question: str, sentence: str, short: str, settings: Settings) -> float | None:
+        """``Backend.check``, answered from the cache (asked of ``self.settings``' backend once)."""
         key = hashlib.sha1(json.dumps([question, sentence, short]).encode()).hexdigest()
         if key not in self.cache:
             self.cache[key] = get_backend(self.settings).check(question, sentence, short, self.settings)
@@ -97,11 +98,7 @@ def _decide(record: dict, settings: Settings, checks: _Checks) -> Answer:
     if not evidence or (record["p_none"] is not None and record["p_none"] >= settings.decline_at):
         return Answer(ABSTAIN, [], passages, abstained=True)
 
-    def confirm(short, e):
-        p = checks(text, e.passage.text, short or e.passage.text)
-        return p is None or p >= settings.check_at
-
-    composed = pipeline.compose(text, record["reply"], evidence, settings, confirm if settings.check_at > 0 else None)
+    composed = pipeline.compose(text, record["reply"], evidence, settings, pipeline._confirmer(text, checks, settings))
     if composed is None:
         return Answer(ABSTAIN, [], passages, abstained=True)
     return Answer(composed[0], composed[2], passages, abstained=False, short=composed[1])
