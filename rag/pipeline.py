@@ -96,15 +96,19 @@ class Evidence:
     sentence: Sentence
 
 
-def select_evidence(question: str, passages: list[Passage], index: Index, settings: Settings) -> list[Evidence]:
+def select_evidence(question: str, passages: list[Passage], index: Index, settings: Settings,
+                    shown: Sequence[Evidence] = ()) -> list[Evidence]:
     """The best sentences of ``passages`` for ``question`` that fit ``settings.evidence_tokens``
     (at most ``settings.evidence``), read in context: grouped by passage, in document order.
-    A sentence of a higher-ranked passage is preferred (``evidence_rank_weight`` / (1 + its rank))."""
+    A sentence of a higher-ranked passage is preferred (``evidence_rank_weight`` / (1 + its rank));
+    the sentences of ``shown`` (an earlier selection) are left out."""
     texts = sentence_texts(passages)
     if not texts:
         return []
     vectors = get_embedder(settings.embedder, settings.threads).encode_cached([question, *texts])
     scored = score_sentences(question, passages, weights_for(index), vectors[1:], vectors[0])
+    seen = {(e.parent.chunk_id, e.sentence.start) for e in shown}
+    scored = [s for s in scored if (passages[s.passage].chunk_id, s.start) not in seen]
     scored.sort(key=lambda s: s.score + settings.evidence_rank_weight / (1 + s.passage), reverse=True)
     chosen, used = [], 0
     for s in scored:
@@ -259,40 +263,63 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
     question = check_question(question, settings)
     backend = get_backend(settings)  # an unreachable endpoint fails here, before any retrieval work
     query = condense(question, history, settings)
-    passages, relevance = _search_all([query, question] if query != question else [query], idx, settings)
-    evidence = select_evidence(query, passages, idx, settings) if relevance >= settings.min_relevance else []
+    wide = settings.replace(k=settings.k + settings.second_look)
+    passages, relevance = _search_all([query, question] if query != question else [query], idx, wide)
+    evidence = (select_evidence(query, passages[: settings.k], idx, settings)
+                if relevance >= settings.min_relevance else [])
     timings = {"retrieve": time.perf_counter() - started}
-    if not evidence:
-        yield ABSTAIN
-        yield Answer(ABSTAIN, [], passages, abstained=True, query=query, timings=_total(timings, started))
+    shown, composed, consulted = "", None, passages[: settings.k]
+    for look in range(2 if settings.second_look else 1):
+        if look:  # nothing held: the next best sentences, from the further passages too
+            evidence, consulted = select_evidence(query, passages, idx, settings, shown=evidence), passages
+        if not evidence:
+            break
+        reply, p_none = yield from _ask(backend, query, evidence, settings, timings, started, "\n" if shown else "")
+        shown += reply[1]
+        composed = verdict(query, reply[0], p_none, evidence, settings, backend)
+        log.debug("raw answer %r -> %r", reply[0], composed)
+        if composed is not None:
+            break
+    timings["generate"] = time.perf_counter() - started - timings["retrieve"]
+    if composed is None:
+        yield ("\n" if shown else "") + ABSTAIN
+        yield Answer(ABSTAIN, [], consulted, abstained=True, query=query, timings=_total(timings, started))
         return
-    raw, shown, declined = [], "", False
-    with closing(backend.stream_answer(query, [e.passage for e in evidence], settings)) as pieces:
+    text, short, citations = composed
+    last = shown.rsplit("\n", 1)[-1]
+    yield text[len(last):] if last and text.startswith(last) else ("\n" if shown else "") + text
+    yield Answer(text, citations, consulted, abstained=False, query=query,
+                 timings=_total(timings, started), short=short)
+
+
+def _ask(backend, question: str, evidence: list[Evidence], settings: Settings, timings: dict, started: float,
+         lead: str) -> Iterator[str]:
+    """Stream the backend's reply to ``evidence``, yielding its visible short answer (after ``lead``);
+    returns ``((reply, shown), P(none))``. Generation stops once P(none) reaches ``decline_at``."""
+    raw, shown, p_none = [], "", None
+    with closing(backend.stream_answer(question, [e.passage for e in evidence], settings)) as pieces:
         for piece in pieces:
             if isinstance(piece, Declining):
                 log.debug("probability of declining: %.3f", piece.probability)
-                if declined := piece.probability >= settings.decline_at:
+                if (p_none := piece.probability) >= settings.decline_at:
                     break  # stops the generation
                 continue
-            if not raw:
-                timings["first_token"] = time.perf_counter() - started
+            timings.setdefault("first_token", time.perf_counter() - started)
             raw.append(piece)
             visible = _visible("".join(raw))
             if len(visible) > len(shown) and visible.startswith(shown):
-                yield visible[len(shown):]
+                yield (lead if not shown else "") + visible[len(shown):]
                 shown = visible
-    raw_text = "".join(raw).strip()
-    timings["generate"] = time.perf_counter() - started - timings["retrieve"]
-    composed = None if declined else compose(query, raw_text, evidence, settings, _confirmer(query, backend, settings))
-    log.debug("raw answer %r -> %r", raw_text, composed)
-    if composed is None:
-        yield ("\n" if shown else "") + ABSTAIN
-        yield Answer(ABSTAIN, [], passages, abstained=True, query=query, timings=_total(timings, started))
-        return
-    text, short, citations = composed
-    yield text[len(shown):] if text.startswith(shown) else "\n" + text
-    yield Answer(text, citations, passages, abstained=False, query=query, timings=_total(timings, started),
-                 short=short)
+    return ("".join(raw).strip(), (lead if shown else "") + shown), p_none
+
+
+def verdict(question: str, reply: str, p_none: float | None, evidence: list[Evidence], settings: Settings,
+            backend) -> tuple[str, str, list[Citation]] | None:
+    """What stands of ``reply`` (see ``compose``; checked by ``backend``), or None: declined when the
+    backend's P(none), ``p_none``, reached ``settings.decline_at``."""
+    if p_none is not None and p_none >= settings.decline_at:
+        return None
+    return compose(question, reply, evidence, settings, _confirmer(question, backend, settings))
 
 
 def _confirmer(question: str, backend, settings: Settings) -> Callable[[str, Evidence], bool] | None:

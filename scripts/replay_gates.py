@@ -95,10 +95,7 @@ def _decide(record: dict, settings: Settings, checks: _Checks) -> Answer:
     passages = [Passage(**p) for p in record["passages"]]
     evidence = [pipeline.Evidence(Passage(**e["passage"]), Passage(**e["parent"]), Sentence(**e["sentence"]))
                 for e in record["evidence"]]
-    if not evidence or (record["p_none"] is not None and record["p_none"] >= settings.decline_at):
-        return Answer(ABSTAIN, [], passages, abstained=True)
-
-    composed = pipeline.compose(text, record["reply"], evidence, settings, pipeline._confirmer(text, checks, settings))
+    composed = pipeline.verdict(text, record["reply"], record["p_none"], evidence, settings, checks) if evidence else None
     if composed is None:
         return Answer(ABSTAIN, [], passages, abstained=True)
     return Answer(composed[0], composed[2], passages, abstained=False, short=composed[1])

@@ -269,6 +269,14 @@ def test_evidence_prefers_sentences_of_higher_ranked_passages():
     assert pick[0.0][0].parent is second and pick[1.0][0].parent is top
 
 
+def test_a_second_look_leaves_out_the_sentences_already_shown():
+    top = Passage("a/1.txt", "1.txt", "", "The museum reopened in May 2021. It has a cafe.", 0, 47, 0.9, "a/1.txt#0")
+    first = select_evidence("When did the museum reopen?", [top], None, Settings(evidence=1))
+    again = select_evidence("When did the museum reopen?", [top], None, Settings(evidence=1), shown=first)
+    assert first[0].passage.text == "The museum reopened in May 2021."
+    assert [e.passage.text for e in again] == ["It has a cafe."]
+
+
 def test_two_part_answers_cite_each_part():
     text, short, cites = compose("Who signed, and where?", "Oh Tae-seok [1]; Colorado Springs [2]", _evidence(), Settings())
     assert short == "Oh Tae-seok; Colorado Springs" and [c.number for c in cites] == [1, 2] and "[2]" in text
