@@ -84,6 +84,17 @@ def test_stream_yields_text_then_the_answer(seeds_settings):
     assert isinstance(items[-1], Answer) and items[-1].timings["first_token"] <= items[-1].timings["total"]
 
 
+def test_a_second_look_answers_from_further_passages_when_the_first_evidence_gave_nothing(seeds_settings):
+    # the first three passages lack the occasion; the second look reaches the UK release's opening
+    question = "During what diplomatic occasion were the Korean–British documents concluded?"
+    assert rag.answer(question, settings=seeds_settings).abstained
+    items = list(rag.stream_answer(question, settings=seeds_settings.replace(second_look=3)))
+    a = items[-1]
+    assert not a.abstained and "state visit" in a.short and len(a.passages) == 6
+    assert {(c.doc_id, c.start) for c in a.citations} <= {(p.doc_id, p.start) for p in a.passages}
+    assert "".join(items[:-1]).endswith(a.text.rsplit("\n", 1)[-1])
+
+
 HISTORY = [("What agreements did Korea and the UK sign during the state visit in November 2023?",
             "They signed a digital partnership and a memorandum of understanding on space cooperation [1].")]
 US_CHAT = [("Which hotel hosted the ROK-US Space Industry Symposium?", "Mayfield Hotel Seoul [1]."),
