@@ -64,8 +64,8 @@ class Settings:
     retries: int = 2
     evidence: int = 12  # at most this many evidence sentences reach the answer backend
     evidence_rank_weight: float = 0.1  # a sentence's preference for coming from a higher-ranked passage (tuned: evidence recall, seeds + SQuAD tune)
-    second_look: int = 0  # when the first evidence gave no answer, ask once more from the next best sentences of this many more passages (0: not)
     evidence_tokens: int = 200  # ... and at most this many tokens of them, the best first (tuned: seeds quality vs time to first token)
+    second_look: int = 0  # when the first evidence gave no answer, ask once more from the next best sentences of this many more passages (0: not; measured, not kept)
     decline_at: float = 0.9  # decline when the local model prefers "none" to its best answer this much (tuned: SQuAD tune, seeds)
     check_at: float = 0.45  # ... or when, asked whether the cited sentence states its answer, it says yes less likely than this (0: no check; tuned)
     min_relevance: float = 0.22  # best dense cosine below which the documents are off-topic

@@ -13,7 +13,7 @@ import difflib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,7 +293,7 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
 
 
 def _ask(backend, question: str, evidence: list[Evidence], settings: Settings, timings: dict, started: float,
-         lead: str) -> Iterator[str]:
+         lead: str) -> Generator[str, None, tuple[tuple[str, str], float | None]]:
     """Stream the backend's reply to ``evidence``, yielding its visible short answer (after ``lead``);
     returns ``((reply, shown), P(none))``. Generation stops once P(none) reaches ``decline_at``."""
     raw, shown, p_none = [], "", None
