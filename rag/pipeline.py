@@ -274,10 +274,11 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
             evidence, consulted = select_evidence(query, passages, idx, settings, shown=evidence), passages
         if not evidence:
             break
-        reply, p_none = yield from _ask(backend, query, evidence, settings, timings, started, "\n" if shown else "")
-        shown += reply[1]
-        composed = verdict(query, reply[0], p_none, evidence, settings, backend)
-        log.debug("raw answer %r -> %r", reply[0], composed)
+        lead = "\n" if shown else ""
+        reply, visible, p_none = yield from _ask(backend, query, evidence, settings, timings, started, lead)
+        shown += lead + visible if visible else ""
+        composed = verdict(query, reply, p_none, evidence, settings, backend)
+        log.debug("raw answer %r -> %r", reply, composed)
         if composed is not None:
             break
     timings["generate"] = time.perf_counter() - started - timings["retrieve"]
@@ -293,9 +294,9 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
 
 
 def _ask(backend, question: str, evidence: list[Evidence], settings: Settings, timings: dict, started: float,
-         lead: str) -> Generator[str, None, tuple[tuple[str, str], float | None]]:
+         lead: str) -> Generator[str, None, tuple[str, str, float | None]]:
     """Stream the backend's reply to ``evidence``, yielding its visible short answer (after ``lead``);
-    returns ``((reply, shown), P(none))``. Generation stops once P(none) reaches ``decline_at``."""
+    returns ``(reply, visible short answer, P(none))``. Generation stops once P(none) reaches ``decline_at``."""
     raw, shown, p_none = [], "", None
     with closing(backend.stream_answer(question, [e.passage for e in evidence], settings)) as pieces:
         for piece in pieces:
@@ -310,7 +311,7 @@ def _ask(backend, question: str, evidence: list[Evidence], settings: Settings, t
             if len(visible) > len(shown) and visible.startswith(shown):
                 yield (lead if not shown else "") + visible[len(shown):]
                 shown = visible
-    return ("".join(raw).strip(), (lead if shown else "") + shown), p_none
+    return "".join(raw).strip(), shown, p_none
 
 
 def verdict(question: str, reply: str, p_none: float | None, evidence: list[Evidence], settings: Settings,
