@@ -66,7 +66,8 @@ class Settings:
     evidence_rank_weight: float = 0.1  # a sentence's preference for coming from a higher-ranked passage (tuned: evidence recall, seeds + SQuAD tune)
     evidence_tokens: int = 200  # ... and at most this many tokens of them, the best first (tuned: seeds quality vs time to first token)
     second_look: int = 0  # when the first evidence gave no answer, ask once more from the next best sentences of this many more passages (0: not; measured, not kept)
-    decline_at: float = 0.9  # decline when the local model prefers "none" to its best answer this much (tuned: SQuAD tune, seeds)
+    evidence_words: int = 1  # 1: the local model's short answer may use only the evidence's own words (a llama.cpp grammar); 0: free
+    decline_at: float = 0.8  # decline when the local model prefers "none" to its best answer this much (tuned: SQuAD tune, seeds)
     check_at: float = 0.45  # ... or when, asked whether the cited sentence states its answer, it says yes less likely than this (0: no check; tuned)
     min_relevance: float = 0.22  # best dense cosine below which the documents are off-topic
     min_coverage: float = 0.1  # rarity-weighted share of the question's words the answering sentence window must hold

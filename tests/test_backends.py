@@ -493,6 +493,36 @@ def test_local_model_weighs_the_decline_and_never_writes_none():
     assert declined[0].probability > answered[0].probability
 
 
+def test_answer_grammar_allows_only_the_evidence_words_and_its_sentence_numbers():
+    from rag.generate.prompt import answer_grammar
+
+    evidence = [Passage("d", "d.txt", "T", 'He said "Canada is first." [Note]', 0, 30, 1.0, "d1"),
+                Passage("d", "d.txt", "T", "Back\\slash 3 May", 30, 50, 1.0, "d2")]
+    grammar = answer_grammar(evidence)
+    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines())
+    assert rules["root"] == 'part (" ; " part)?' and rules["part"] == 'span " [" number "]"'
+    assert rules["number"] == '"1" | "2"'
+    words = set(rules["word"].split(" | "))
+    assert {'"Canada"', '"first"', '"first.\\""', '"\\"Canada"', '"Note"', '"Back\\\\slash"', '"yes"'} <= words
+    assert not any("[" in w for w in words)  # "[Note]" only without its brackets
+
+
+@pytest.mark.slow
+def test_local_reply_is_held_to_the_evidence_words():
+    """With the grammar the short answer is the evidence's own words, not a paraphrase."""
+    from rag.generate.base import Declining
+
+    settings = Settings.from_env(backend="local", llm_model="qwen-1.5b")
+    backend = base.get_backend(settings)
+    evidence = [Passage("museum", "museum.txt", "City museum", "The museum reopened on 3 May 2021 after a "
+                        "two-year renovation led by the architect Ana Ruiz.", 0, 95, 1.0, "m1"),
+                Passage("museum", "museum.txt", "City museum", "Visitors reach it by tram line 4.", 96, 130, 1.0, "m2")]
+    reply = "".join(p for p in backend.stream_answer("How long did the works on the museum take?", evidence, settings)
+                    if not isinstance(p, Declining))
+    short, number = re.fullmatch(r"(.+?) \[(\d)\]", reply.strip()).groups()
+    assert number == "1" and set(short.split()) <= set(" ".join(p.text for p in evidence).replace(".", " ").split())
+
+
 def test_the_local_backend_gives_the_same_request_the_same_reply(seeds_settings):
     from rag.generate.base import Declining
 

@@ -88,16 +88,19 @@ class ChatBackend:
     prompt_share = 0.9
 
     weighs_none = False  # its chat() takes weigh_none=True: yields ``Declining`` first, never replies "none"
+    takes_grammar = False  # its chat() takes grammar=GBNF: the reply is held to it
 
     def chat(self, messages: list[dict], settings: Settings, max_tokens: int) -> Iterator[str | Declining]:
         raise NotImplementedError
 
     def stream_answer(self, question: str, passages: list[Passage], settings: Settings) -> Iterator[str | Declining]:
-        from .prompt import build_messages
+        from .prompt import answer_grammar, build_messages
 
         budget = int(min(self.context_window, settings.n_ctx) * self.prompt_share) - settings.max_tokens
-        weigh = {"weigh_none": True} if self.weighs_none and settings.decline_at < 1.0 else {}
-        yield from self.chat(build_messages(question, passages, budget), settings, settings.max_tokens, **weigh)
+        options = {"weigh_none": True} if self.weighs_none and settings.decline_at < 1.0 else {}
+        if self.takes_grammar and settings.evidence_words and passages:
+            options["grammar"] = answer_grammar(passages)
+        yield from self.chat(build_messages(question, passages, budget), settings, settings.max_tokens, **options)
 
     def rewrite(self, messages: list[dict], settings: Settings) -> str | None:
         return "".join(self.chat(messages, settings.replace(temperature=0.0), 64)).strip() or None

@@ -21,6 +21,7 @@ class LocalBackend(ChatBackend):
 
     name = "local"
     weighs_none = True
+    takes_grammar = True
 
     def __init__(self, settings: Settings):
         import xllamacpp as xlc
@@ -46,13 +47,15 @@ class LocalBackend(ChatBackend):
         self._replies_lock = threading.Lock()
 
     def chat(self, messages: list[dict], settings: Settings, max_tokens: int,
-             weigh_none: bool = False) -> Iterator[str | Declining]:
+             weigh_none: bool = False, grammar: str | None = None) -> Iterator[str | Declining]:
         request = {
             "messages": messages,
             "max_tokens": max_tokens,
             "temperature": settings.temperature,
             "stream": True,
         }
+        if grammar:
+            request["grammar"] = grammar
         if weigh_none:  # llama.cpp reports the probabilities before the bias: "none" is weighed, never said
             request.update(logprobs=True, top_logprobs=10, logit_bias=[[t, False] for t in NONE_TOKENS])
         if settings.temperature > 0:

@@ -74,6 +74,23 @@ def build_messages(question: str, passages: list[Passage], budget: int) -> list[
     return [{"role": "system", "content": SYSTEM}, *shown, {"role": "user", "content": user}]
 
 
+def _literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def answer_grammar(passages: list[Passage]) -> str:
+    """A llama.cpp grammar (GBNF) for the reply: one or two ``short answer [n]`` parts whose words are
+    all the evidence's own (as written or without their punctuation; "yes" too) — what ``SYSTEM`` asks."""
+    words = {"yes", "Yes"}
+    for p in passages:
+        for word in p.text.split():
+            words |= {word, word.strip(".,;:!?\"'()[]“”‘’")}
+    choices = " | ".join(_literal(w) for w in sorted(words) if w and "[" not in w and "]" not in w)
+    numbers = " | ".join(_literal(str(n)) for n in range(1, len(passages) + 1))
+    return (f'root ::= part (" ; " part)?\npart ::= span " [" number "]"\nspan ::= word (" " word)*\n'
+            f"number ::= {numbers or _literal('1')}\nword ::= {choices}")
+
+
 def condense_messages(question: str, history: list[tuple[str, str]]) -> list[dict]:
     turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history[-3:])
     return [
