@@ -79,8 +79,9 @@ def _literal(text: str) -> str:
 
 
 def answer_grammar(passages: list[Passage]) -> str:
-    """A llama.cpp grammar (GBNF) for the reply: one or two ``short answer [n]`` parts whose words are
-    all the evidence's own (as written or without their punctuation; "yes" too) — what ``SYSTEM`` asks."""
+    """A llama.cpp grammar (GBNF) for the reply to (non-empty) ``passages``: one or two
+    ``short answer [n]`` parts whose words are all the evidence's own (as written or without their
+    punctuation; "yes" too) — what ``SYSTEM`` asks."""
     words = {"yes", "Yes"}
     for p in passages:
         for word in p.text.split():
@@ -88,7 +89,7 @@ def answer_grammar(passages: list[Passage]) -> str:
     choices = " | ".join(_literal(w) for w in sorted(words) if w and "[" not in w and "]" not in w)
     numbers = " | ".join(_literal(str(n)) for n in range(1, len(passages) + 1))
     return (f'root ::= part (" ; " part)?\npart ::= span " [" number "]"\nspan ::= word (" " word)*\n'
-            f"number ::= {numbers or _literal('1')}\nword ::= {choices}")
+            f"number ::= {numbers}\nword ::= {choices}")
 
 
 def condense_messages(question: str, history: list[tuple[str, str]]) -> list[dict]:
