@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--financebench", type=Path, metavar="DIR", help="the FinanceBench folder (pdfs/, "
                    "questions.jsonl): index all filings, measure retrieval and answers; writes <out>/financebench/ "
                    "(with --grid bm25: BM25 retrieval only, nothing embedded)")
+    p.add_argument("--synthesis", action="store_true", help="the synthesis set: questions of every shape over the seeds "
+                   "and eval/synthesis_docs/, graded per shape (key facts, cited documents, declines, times, router)")
+    p.add_argument("--synthesis-file", type=Path, metavar="F", help="the synthesis questions (default: eval/synthesis.jsonl)")
     p.add_argument("--split", default="test", help="qrels split of the BEIR sets (default: test)")
     p.add_argument("--seeds", action="store_true", help="also run the seeds QA set (the default without --beir)")
     p.add_argument("--qa", type=Path, help="the seeds QA file (default: eval/seeds_qa.jsonl)")
@@ -100,7 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         specs = backend_specs(args.backends, args.models, settings.llm_model)
         results["squad"] = [run_squad(args.squad, spec.settings(settings), args.squad_n, args.squad_split, args.cache,
                                       spec.label) for spec in specs]
-    if args.seeds or not (datasets or args.squad):
+    if args.synthesis or args.synthesis_file:
+        from .synthesis import SYNTHESIS, run_synthesis
+
+        specs = backend_specs(args.backends, args.models, settings.llm_model)
+        results["synthesis"] = run_synthesis(settings, specs, args.synthesis_file or SYNTHESIS, args.cache)
+    if args.seeds or not (datasets or args.squad or args.synthesis or args.synthesis_file):
         rows = load_seeds_qa(args.qa) if args.qa else load_seeds_qa()
         specs = backend_specs(args.backends, args.models, settings.llm_model)
         results["seeds"] = run_seeds(rows, settings, variants, specs, args.speed_sample, args.cache)

@@ -8,9 +8,11 @@ Measures, per the issue's definitions:
 - evidence hit@5 / hit@20: a retrieved passage of the right filing has at least
   ``EVIDENCE_SHARE`` of its distinct words in the question's ``evidence_text``;
 - right filing in the top 5 documents (max-passage document ranking);
-- per answer backend: the answer cites the right filing; cites the right page (an evidence page);
-  correctness by numeric/phrase match against the gold answer (see ``correct``);
-- everything again on the dev half (questions sorted by id, first half) as the issue's targets use.
+- per answer backend: correct (``grade_answer``: figures within the gold's precision, yes/no
+  polarity, or the gold's key terms), cites the right filing, cites the right page (an evidence
+  page), declined;
+- everything again on the dev/test halves (questions sorted by id), per question_type and per
+  kind of gold (figure, yes/no, terms).
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import inspect
 import json
 import re
 import time
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from rag.config import Settings
@@ -26,10 +30,128 @@ from rag.config import Settings
 EVIDENCE_SHARE = 0.6
 HIT_KS = (5, 20)
 WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
-NUMBER = re.compile(r"-?\(?\$?\d[\d,]*(?:\.\d+)?")
-YEAR = re.compile(r"^(19|20)\d\d$")
 STOP = set("a an and are as at be by for from has have in is it its of on or the to was were will with "
            "this that which fy".split())
+QUESTION_TYPES = ("metrics-generated", "novel-generated", "domain-relevant")
+
+# --- the answer grader ----------------------------------------------------------------------------
+TERMS_SHARE = 0.6  # share of the gold's own content words (those not in the question) the answer must hold
+FIGURE_WORDS = 3  # a gold with a figure and at most this many content words of its own is graded by its figures
+LARGE = 1000  # figures at least this large may differ by RELATIVE (a sum of rounded rows, a ratio of them)
+RELATIVE = Decimal("0.005")
+_NOTE = re.compile(r"\s*The answer here assumes\b.*", re.IGNORECASE | re.DOTALL)  # the annotators' remark, not the answer
+_FIGURE = re.compile(
+    r"(?<![\w.,])(?P<sign>[-−–]\s*|\()?[$€£]?\s*(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?:\s*(?P<pct>%|percent(?:age)?(?:\s+points?)?\b|per\s*cent\b)"
+    r"|\s*(?P<unit>thousand|million|billion|trillion)\b|(?P<abbr>k|m|mn|mm|b|bn|x)\b)?(?![\w])", re.IGNORECASE)
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?"
+          r"|nov(?:ember)?|dec(?:ember)?)\b\.?")
+_DATE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}"
+                   rf"(?:,?\s+\d{{4}})?", re.IGNORECASE)  # "August 30, 2023", "1st July 2022": no figures
+_IN_MILLIONS = re.compile(r"\bin (?:usd |us\$ ?|\$ ?)?millions\b|\busd millions\b", re.IGNORECASE)
+_SCALE = {"thousand": 3, "k": 3, "million": 6, "m": 6, "mn": 6, "mm": 6, "billion": 9, "b": 9, "bn": 9, "trillion": 12}
+_UNIT_WORDS = set("fy q1 q2 q3 q4 usd dollar dollars million millions billion billions thousand mn bn percent percentage points "
+                  "approximately approx around about roughly nearly almost".split())
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure as written: its absolute value, its decimals, whether a percentage, its scale (10^n, 0: none)."""
+
+    value: Decimal
+    decimals: int
+    percent: bool = False
+    scale: int = 0
+
+
+def figures(text: str) -> list[Figure]:
+    """The figures of ``text``; dates, a bare four-digit year (1900–2099) and numbers inside words
+    (FY2022, Q2) are not."""
+    out = []
+    from rag.cite import MARKER
+
+    for m in _FIGURE.finditer(_DATE.sub(" ", MARKER.sub(" ", text))):
+        raw = m["num"].replace(",", "")
+        unit = (m["unit"] or m["abbr"] or "").lower()
+        if not (m["pct"] or unit or "," in m["num"] or "$" in m.group()) and re.fullmatch(r"(19|20)\d\d", raw):
+            continue
+        value = Decimal(raw)
+        out.append(Figure(value, max(0, -value.as_tuple().exponent), bool(m["pct"]), _SCALE.get(unit, 0)))
+    return out
+
+
+def same_figure(got: Figure, gold: Figure) -> bool:
+    """Whether an answer's figure states the gold one, sign-free ("a decline of 0.6%" is "-0.6%").
+
+    Equal within half a unit of the gold's last digit ("1,577" is "$1577.00"), or the gold rounded to
+    the answer's digits when the answer keeps at least one decimal ("24.3" for "24.26"), or within
+    0.5 % for figures of 1,000 and more. Units: a percentage may be given as a fraction (0.125 for
+    12.5%); a scale stated on one side only is read both as written and as millions on the other
+    (FinanceBench's unit), so "$1.577 billion" is "$1577.00" and "$411" is "$411 million"."""
+    candidates = [got.value]
+    if gold.percent and not got.percent:
+        candidates.append(got.value * 100)
+    if got.scale or gold.scale:  # in the gold's unit; an unscaled side read as written (if one is) and as millions
+        shift = (got.scale or 6) - (gold.scale or 6)
+        candidates = [c.scaleb(shift) for c in candidates] + (candidates if not (got.scale and gold.scale) else [])
+    tolerance = max(Decimal(5).scaleb(-gold.decimals - 1), RELATIVE * gold.value if gold.value >= LARGE else Decimal(0))
+    for c in candidates:
+        if abs(c - gold.value) <= tolerance:
+            return True
+        places = max(0, -c.normalize().as_tuple().exponent)
+        if 1 <= places < gold.decimals and gold.value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP) == c:
+            return True
+    return False
+
+
+def _own_words(text: str, question: str) -> set[str]:
+    """The stemmed content words of ``text`` that the question does not already hold (numbers and unit words out)."""
+    from rag.cite import content_words
+
+    words = {w for w in content_words(text) if not w[0].isdigit()}
+    return words - content_words(question) - content_words(" ".join(_UNIT_WORDS))
+
+
+def gold_kind(gold: str, question: str = "") -> str:
+    """How a gold answer is graded: "yesno" (it starts with Yes/No), "figure" (it holds a figure and
+    little else of its own) or "terms"."""
+    from .synthesis import polarity
+
+    gold = _NOTE.sub("", gold)
+    if polarity(gold):
+        return "yesno"
+    if figures(gold) and len(_own_words(gold, question)) <= FIGURE_WORDS:
+        return "figure"
+    return "terms"
+
+
+def grade_answer(answer: str, gold: str, question: str = "") -> dict:
+    """``{"kind", "correct", ...}``: a yes/no gold needs the answer to start with the same word;
+    a figure gold needs each of its figures in the answer (``same_figure``); otherwise at least
+    ``TERMS_SHARE`` of the gold's own content words (stemmed, not in the question; all of them
+    when the question holds every one) must be in the answer."""
+    from rag.cite import content_words
+
+    from .synthesis import polarity
+
+    gold = _NOTE.sub("", gold)
+    kind = gold_kind(gold, question)
+    if kind == "yesno":
+        return {"kind": kind, "correct": polarity(answer) == polarity(gold)}
+    if kind == "figure":
+        got, wanted = figures(answer), dict.fromkeys(figures(gold))
+        if _IN_MILLIONS.search(question):  # "Answer in USD millions": the gold's bare figures are millions
+            wanted = [f if f.scale or f.percent else replace(f, scale=6) for f in wanted]
+        missing = [f"{f.value}{'%' if f.percent else ''}" for f in wanted if not any(same_figure(g, f) for g in got)]
+        return {"kind": kind, "correct": not missing, "missing": missing}
+    wanted = _own_words(gold, question) or {w for w in content_words(gold) if not w[0].isdigit()}
+    share = len(wanted & content_words(answer)) / len(wanted) if wanted else 0.0
+    return {"kind": kind, "correct": share >= TERMS_SHARE, "share": round(share, 3)}
+
+
+def correct(answer: str, gold: str, question: str = "") -> bool:
+    """Whether ``answer`` states the gold answer (``grade_answer``)."""
+    return grade_answer(answer, gold, question)["correct"]
 
 
 def load_questions(folder: Path) -> list[dict]:
@@ -45,31 +167,6 @@ def evidence_hit(passage_text: str, evidence: str) -> bool:
     """A passage that shares most of its words with the evidence text."""
     mine = words(passage_text)
     return bool(mine) and len(mine & words(evidence)) / len(mine) >= EVIDENCE_SHARE
-
-
-def numbers(text: str) -> list[float]:
-    out = []
-    for raw in NUMBER.findall(text):
-        bare = raw.strip("($")
-        digits = bare.replace(",", "")
-        if not digits or YEAR.match(bare):  # "2018" is a year, "2,018" a figure
-            continue
-        try:
-            out.append(float(digits))
-        except ValueError:
-            continue
-    return out
-
-
-def correct(answer: str, gold: str) -> bool:
-    """Numeric match when the gold answer holds a figure (any gold figure within 1%, sign-free, of a
-    figure in the answer); else most (≥ 60%) of the gold answer's content words in the answer."""
-    wanted = numbers(gold)
-    if wanted:
-        got = [abs(x) for x in numbers(answer)]
-        return any(abs(abs(w) - g) <= 0.01 * max(abs(w), 1e-9) for w in wanted for g in got)
-    gold_words = words(gold)
-    return bool(gold_words) and len(gold_words & words(answer)) / len(gold_words) >= 0.6
 
 
 def build(folder: Path, settings: Settings, cache: Path | None) -> tuple[Path, dict]:
@@ -159,7 +256,8 @@ def run_financebench(folder: Path, settings: Settings, specs: list, cache: Path 
         docs = [index.documents[d].source for d, _ in search_documents(q["question"], index, settings, n=5)]
         filing = f"{q['doc_name']}.pdf"
         evidence = [e["evidence_text"] for e in q["evidence"]]
-        row = {"id": q["financebench_id"], "filing": filing, "gold": q["answer"],
+        row = {"id": q["financebench_id"], "type": q["question_type"], "kind": gold_kind(q["answer"], q["question"]),
+               "filing": filing, "gold": q["answer"],
                "pages": sorted({int(e["evidence_page_num"]) + 1 for e in q["evidence"]}),
                "filing@5": filing in docs, "answers": {}}
         for k in HIT_KS:
@@ -170,18 +268,22 @@ def run_financebench(folder: Path, settings: Settings, specs: list, cache: Path 
         for q, row in zip(questions, per_q):
             started = time.perf_counter()
             a = rag.answer(q["question"], settings=spec.settings(settings))
+            graded = grade_answer(a.text, q["answer"], q["question"])
             row["answers"][spec.label] = {
-                "text": a.text, "abstained": a.abstained, "seconds": round(time.perf_counter() - started, 2),
+                "text": a.text, "declined": a.abstained, "seconds": round(time.perf_counter() - started, 2),
+                "timings": a.timings, "shape": a.shape,
                 "cites_filing": any(c.source == row["filing"] for c in a.citations),
                 "cites_page": any(c.source == row["filing"] and c.page in row["pages"] for c in a.citations),
-                "correct": correct(a.text, q["answer"]) and not a.abstained,
-                "citations": [f"{c.source} {c.page_label}" for c in a.citations],
+                "correct": graded["correct"] and not a.abstained, "grade": graded,
+                "citations": [{"source": c.source, "page": c.page, "quote": c.quote} for c in a.citations],
             }
             print(f"{spec.label} {row['id']}: {'OK ' if row['answers'][spec.label]['correct'] else '-- '}"
                   f"{a.text[:100]!r}", flush=True)
     half = len(per_q) // 2
-    summary = {name: _summary(rows, [s.label for s in specs])
-               for name, rows in (("all", per_q), ("dev", per_q[:half]), ("test", per_q[half:]))}
+    splits = [("all", per_q), ("dev", per_q[:half]), ("test", per_q[half:])]
+    splits += [(t, [r for r in per_q if r["type"] == t]) for t in QUESTION_TYPES]
+    splits += [(f"graded by {k}", [r for r in per_q if r["kind"] == k]) for k in ("figure", "yesno", "terms")]
+    summary = {name: _summary(rows, [s.label for s in specs]) for name, rows in splits if rows}
     return {"build": build_stats, "summary": summary, "questions": per_q}
 
 
@@ -192,9 +294,18 @@ def _summary(rows: list[dict], systems: list[str]) -> dict:
     for s in systems:
         ans = [r["answers"][s] for r in rows]
         out[s] = {"cites filing": mean([a["cites_filing"] for a in ans]), "cites page": mean([a["cites_page"] for a in ans]),
-                  "correct": mean([a["correct"] for a in ans]), "abstained": mean([a["abstained"] for a in ans]),
+                  "correct": mean([a["correct"] for a in ans]), "declined": mean([a["declined"] for a in ans]),
                   "p50 s": sorted(a["seconds"] for a in ans)[len(ans) // 2] if ans else 0.0}
     return out
+
+
+GRADING = (f"Correct: not declined, and a gold that starts with Yes/No is met by an answer starting with the same "
+           f"word; a gold that is a figure (a figure and at most {FIGURE_WORDS} content words of its own) needs each of its "
+           "figures in the answer, equal to the gold's last digit (or the gold rounded to the answer's digits, at least "
+           f"one decimal), within {float(RELATIVE) * 100:g}% from {LARGE:,} up, percentages also as fractions, a scale stated "
+           f"on one side read as millions on the other; any other gold needs {TERMS_SHARE:.0%} of its own content words "
+           "(stemmed, those not in the question). Splits: all, the dev/test halves by id, each question_type, each "
+           "kind of gold.")
 
 
 def markdown(result: dict, command: str) -> str:
@@ -203,7 +314,7 @@ def markdown(result: dict, command: str) -> str:
              f"only**" if b.get("lexical only") else
              f"**{b['pages_per_s']} pages/s** ({b['chunks_per_s']} chunks/s)" if b["pages_per_s"] else
              f"speed not measured (the build resumed an interrupted one; {b['chunks_embedded']} chunks embedded here)")
-    lines = ["# FinanceBench (23 filings, 54 questions)", "", f"Command: `{command}`", "",
+    lines = [f"# FinanceBench ({b['documents']} filings, {s['all']['questions']} questions)", "", f"Command: `{command}`", "",
              f"Ingest: {b['documents']} filings, {b['pages']} pages, {b['chunks']} chunks in {b['seconds']} s — "
              f"{speed}; skipped: {len(b['skipped'])}.", "",
              "| split | questions | right filing in top 5 | evidence hit@5 | evidence hit@20 |", "|---|---|---|---|---|"]
@@ -211,10 +322,10 @@ def markdown(result: dict, command: str) -> str:
               for n, v in s.items()]
     systems = [k for k in s["all"] if isinstance(s["all"][k], dict)]
     if systems:
-        lines += ["", "| split | backend | cites right filing | cites right page | correct | abstained | p50 s |",
-                  "|---|---|---|---|---|---|---|"]
-        lines += [f"| {n} | {sys_} | {v[sys_]['cites filing']} | {v[sys_]['cites page']} | {v[sys_]['correct']} | "
-                  f"{v[sys_]['abstained']} | {v[sys_]['p50 s']} |" for n, v in s.items() for sys_ in systems]
+        lines += ["", GRADING, "", "| split | questions | backend | correct | cites right filing | cites right page | declined "
+                  "| p50 s |", "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {n} | {v['questions']} | {sys_} | {v[sys_]['correct']} | {v[sys_]['cites filing']} | "
+                  f"{v[sys_]['cites page']} | {v[sys_]['declined']} | {v[sys_]['p50 s']} |" for n, v in s.items() for sys_ in systems]
     return "\n".join(lines) + "\n"
 
 

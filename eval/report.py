@@ -20,7 +20,8 @@ PUBLISHED = {
 }
 TARGETS = {"scifact_ndcg10": 0.72, "heldout_ratio": 1.10, "hit@5": 0.95, "hit@1": 0.8, "correct_cited": 0.85,
            "abstention_recall": 0.9, "false_abstentions": 2,
-           "squad_present_cited": 0.75, "squad_declined": 0.6, "squad_false_abstentions": 0.1}
+           "squad_present_cited": 0.75, "squad_declined": 0.6, "squad_false_abstentions": 0.1,
+           "synthesis_correct": 0.8}
 HELD_OUT = ("cranfield", "vaswani")
 
 
@@ -129,6 +130,11 @@ def target_lines(results: dict) -> list[str]:
                          f"(target ≥ {TARGETS['correct_cited']}) {_pass(c >= TARGETS['correct_cited'])}; "
                          f"abstention recall {ab:.3f} (target ≥ {TARGETS['abstention_recall']}) {_pass(ab >= TARGETS['abstention_recall'])}; "
                          f"false abstentions {fa} (target ≤ {TARGETS['false_abstentions']}) {_pass(fa <= TARGETS['false_abstentions'])}")
+    synthesis = results.get("synthesis")
+    for a in synthesis["answers"] if synthesis else []:
+        v = a["answerable"]["correct"] or 0.0
+        lines.append(f"- Synthesis set `{a['backend']}`: answerable questions with their key facts and the right documents "
+                     f"cited {v:.3f} (target ≥ {TARGETS['synthesis_correct']}) {_pass(v >= TARGETS['synthesis_correct'])}")
     for run in results.get("squad", []):
         pc, dec, fa = run["present_cited"] or 0.0, run["unanswerable_declined"] or 0.0, run["false_abstentions"] or 0.0
         lines.append(f"- SQuAD 2.0 `{run['label']}`: answer present + gold paragraph cited {pc:.3f} (target ≥ "
@@ -148,6 +154,49 @@ def squad_table(runs: list[dict]) -> str:
                             r["official"].get("exact", 0.0) / 100, r["official"].get("f1", 0.0) / 100,
                             r["official"].get("HasAns_f1", 0.0) / 100, r["ttft"]["p50"], r["total"]["p50"],
                             r["total"]["p95"]] for r in runs])
+
+
+def synthesis_section(run: dict) -> list[str]:
+    """The synthesis set: the router, then per backend a table per shape and the questions it missed."""
+    name = Path(run["file"]).name
+    parts = ["## Synthesis set: every kind of question", "",
+             f"{run['questions']} questions ({name}) over {len(run['documents'])} documents (the seeds and "
+             "eval/synthesis_docs/), asked through `rag.stream_answer`. Facts = every key fact in the answer (case, "
+             "punctuation and citation markers ignored, numbers compared as numbers); docs cited = every required "
+             "document among the citations; correct = both, not declined, and for yes/no the expected polarity "
+             "(the answer starts with Yes/No); for unanswerable questions correct = declined. Times are p50 seconds "
+             "to the sources (retrieval done), the first streamed piece and the whole answer, after a warm-up answer.", ""]
+    router = run.get("router")
+    if router:
+        parts += [f"Router (`rag.answering.route.route`): {router['accuracy']:.3f} of {router['n']} answerable questions "
+                  "given their labelled shape; per shape: " + ", ".join(f"{s} {v:.2f}" for s, v in router["by_shape"].items())
+                  + (". Misses: " + "; ".join(f"{m['id']} {m['expected']}→{m['got']}" for m in router["misses"])
+                     if router["misses"] else "") + ".", ""]
+    for label, why in run.get("skipped_backends", {}).items():
+        parts += [f"Backend `{label}` was skipped: {why}", ""]
+    header = ["shape", "n", "correct", "facts", "docs cited", "declined", "yes/no polarity", "sources p50 s",
+              "first token p50 s", "total p50 s"]
+    cells = lambda name, v: [name, v["n"], v["correct"], v["facts"], v["docs_cited"], v["declined"], v["polarity"],  # noqa: E731
+                             v["sources_p50"], v["first_token_p50"], v["total_p50"]]
+    for a in run["answers"]:
+        rows = [cells(s, v) for s, v in a["by_shape"].items()]
+        rows += [cells("**answerable**", a["answerable"]), cells("**all**", a["overall"])]
+        missed = [r for r in a["records"] if not r["correct"]]
+        parts += [f"### `{a['backend']}`", "", _table(header, rows), "",
+                  f"False declines: {a['false_declines']}. Not correct ({len(missed)}): " + ("; ".join(
+                      f"{r['id']} ({_why(r)})" for r in missed) or "none") + ".", ""]
+    return parts
+
+
+def _why(record: dict) -> str:
+    if record["shape"] == "unanswerable":
+        return "answered"
+    if record["declined"]:
+        return "declined"
+    why = [f"missing {' | '.join(f[0] for f in record['missing_facts'])}" if record["missing_facts"] else "",
+           f"not cited {', '.join(d[0] for d in record['missing_docs'])}" if record["missing_docs"] else "",
+           "wrong polarity" if record["polarity"] is False else ""]
+    return "; ".join(w for w in why if w)
 
 
 # --- plots -----------------------------------------------------------------------------------
@@ -243,6 +292,8 @@ def markdown(results: dict, images: list[Path]) -> str:
                       "Latencies exclude a warm-up answer.", "",
                       answers_table(seeds["answers"]), "", "Correct with the right document cited, per question type:",
                       "", by_type_table(seeds["answers"]), ""]
+    if results.get("synthesis"):
+        parts += synthesis_section(results["synthesis"])
     squad = results.get("squad", [])
     if squad:
         first = squad[0]

@@ -6,17 +6,28 @@ Routes (all under ``/v1``; the schema is at ``/openapi.json``):
 - ``POST /v1/chat/completions`` -- OpenAI-compatible, streamed (SSE) or not. ``messages`` is the
   conversation: the last user message is the question, earlier user/assistant pairs are the
   history that follow-ups are condensed with. ``choices[0].message.content`` is the *verified*
-  answer text with its ``[n]`` markers; the extra top-level field ``citations`` lists what each
-  marker points at (document, title, character span, quote, and any other field of
-  ``rag.Citation``) and ``rag`` carries the rest of the ``rag.Answer`` (``abstained``,
-  ``query``, ``passages``, ``timings``, ...). An abstention is an ordinary answer with
-  ``citations: []`` and ``rag.abstained: true``.
+  answer text with its ``[n]`` markers. Extra top-level fields carry the structure:
+  ``citations`` lists what each marker points at (document, title, character span, quote, and
+  any other field of ``rag.Citation``); ``claims`` are the answer's sentences, each
+  ``{"text", "citations": [n, ...]}`` with the numbers it cites; ``closest`` is, after a decline,
+  the passages nearest to the question (``rag.Passage`` fields) -- *not* an answer: shown so the
+  reader can look for themselves. ``rag`` carries the rest of the ``rag.Answer``
+  (``abstained``, ``short``, ``shape``, ``query``, ``passages``, ``timings``) and ``queue``,
+  ``{"position", "waited"}``: the place in line on arrival (0: answered at once) and the seconds
+  spent waiting. A decline is an ordinary answer with ``citations: []``, ``rag.abstained: true``
+  and the ``closest`` passages.
+
+  One answer is written at a time (per answer backend; a hosted ``RAG_LLM=openai`` server with
+  parallel slots takes several): other requests wait in line, first come first served. A
+  streamed request is told its place while it waits, as SSE comment lines
+  ``: queued, position N`` (1: next) before its first chunk; a non-streamed request cannot be
+  (its headers are sent with the answer), so it reports ``rag.queue`` afterwards.
 
   Streaming: the model's raw draft is not shown as the answer, because verification may drop
   sentences and renumber markers. While the model writes, chunks carry the draft in the extra
   delta field ``rag_draft`` (ordinary clients ignore it); once verified, the answer text arrives
   as ordinary ``delta.content`` chunks, and the last chunk (``finish_reason: "stop"``) carries
-  ``citations`` and ``rag`` like the non-streamed response. Concatenating ``delta.content``
+  ``citations``, ``claims``, ``closest`` and ``rag`` like the non-streamed response. Concatenating ``delta.content``
   gives exactly the non-streamed ``message.content``. An error after the stream started is sent
   as an SSE event ``{"error": {...}}`` (what OpenAI clients raise on), then ``[DONE]``.
 - ``GET /v1/models`` -- one model, ``rag``.
@@ -34,8 +45,8 @@ only.
 from __future__ import annotations
 
 import ipaddress
-import re
 import json
+import re
 import logging
 import os
 import secrets
@@ -56,8 +67,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .config import MODES, Settings, package_version
-from .types import Answer, Citation, Document, IngestReport
+from .config import MODES, Settings, check_question, package_version
+from .service import (App, Queued, Ticket, UploadRejected, answer_fields, answer_rest, log_failure, readable_error,
+                      safe_upload_name, uploaded_file)
+from .types import Answer, Document, IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +78,9 @@ MODEL_ID = "rag"
 API_KEY_ENV = "RAG_API_KEY"
 MAX_REQUEST_BYTES = int(os.environ.get("RAG_MAX_REQUEST_BYTES") or 1_000_000)
 MAX_UPLOAD_BYTES = int(os.environ.get("RAG_MAX_UPLOAD_BYTES") or 50 * 2**20)
-MAX_QUESTION_CHARS = 4000
 MAX_MESSAGES = 200
 UPLOAD_PATH = "/v1/documents"
+KEEPALIVE = 15.0  # seconds between repeated "queued" comments while the place in line stays the same
 
 
 # --- binding and keys ----------------------------------------------------------------------
@@ -182,19 +195,15 @@ async def _send_json(send, status: int, body: dict, headers: list | None = None)
 
 
 # --- records as JSON -------------------------------------------------------------------------
-def citation_json(c: Citation) -> dict:
-    return {**asdict(c), "quote": c.quote}
-
-
-def answer_extras(answer: Answer) -> tuple[list[dict], dict]:
-    """The ``citations`` and ``rag`` fields of a completion (every field of the records)."""
-    rest = {k: v for k, v in asdict(answer).items() if k not in ("text", "citations")}
-    return [citation_json(c) for c in answer.citations], rest
+def completion_extras(answer: Answer, ticket: Ticket | None = None) -> dict:
+    """The extra top-level fields of a completion: ``citations``, ``claims``, ``closest``, ``rag``."""
+    rest = answer_rest(answer)
+    if ticket is not None:
+        rest["queue"] = {"position": ticket.first, "waited": ticket.waited}
+    return {**answer_fields(answer), "rag": rest}
 
 
 def document_json(d: Document, origins: dict[str, str], uploads_dir: Path, text: bool = False) -> dict:
-    from .ui import uploaded_file
-
     body = {k: v for k, v in asdict(d).items() if text or k != "text"}
     return {**body, "chars": len(d.text), "uploaded": uploaded_file(d, origins, uploads_dir) is not None}
 
@@ -202,12 +211,6 @@ def document_json(d: Document, origins: dict[str, str], uploads_dir: Path, text:
 def split_text(text: str) -> list[str]:
     """``text`` in word-sized pieces whose concatenation is ``text``."""
     return [piece for piece in re.findall(r"\S*\s*", text) if piece]
-
-
-def readable(exc: BaseException) -> str:
-    from .ui import readable_error
-
-    return readable_error(exc)
 
 
 def status_of(exc: BaseException) -> int:
@@ -248,17 +251,16 @@ class ChatRequest(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    query: str = Field(description="checked like a question: not empty, at most max_question_chars")
     k: int = Field(5, ge=1, le=100)
     mode: Literal[MODES] | None = None  # type: ignore[valid-type]
 
 
 # --- the routes ------------------------------------------------------------------------------
-def create_app(settings: Settings, key: str | None = None, title: str = "rag"):
-    """The FastAPI app with the ``/v1`` routes (the UI is mounted on it by ``rag.ui.main``)."""
-    from .ui import App, UploadRejected, safe_upload_name
-
-    actions = App(settings)
+def create_app(settings: Settings, key: str | None = None, title: str = "rag", shared: App | None = None):
+    """The FastAPI app with the ``/v1`` routes over ``shared`` (the UI's ``App`` when ``rag.ui``
+    mounts itself on it, so both wait in one answer queue) or an ``App`` of its own."""
+    actions = shared or App(settings)
     app = FastAPI(
         title=f"{title} API", version=package_version(),
         description="Answers from the indexed documents with verified citations (OpenAI-compatible "
@@ -287,15 +289,13 @@ def create_app(settings: Settings, key: str | None = None, title: str = "rag"):
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception):
-        log.exception("%s %s failed", request.method, request.url.path)
+        log_failure(exc, f"{request.method} {request.url.path}")
         status = status_of(exc)
-        return JSONResponse(error_body(readable(exc), status), status)
+        return JSONResponse(error_body(readable_error(exc), status), status)
 
-    def fail(exc: Exception) -> HTTPException:
-        status = status_of(exc)
-        if status == 500:
-            log.exception("request failed")
-        return HTTPException(status, readable(exc))
+    def fail(exc: Exception, what: str) -> HTTPException:
+        log_failure(exc, what)
+        return HTTPException(status_of(exc), readable_error(exc))
 
     # models
     model_card = {"id": MODEL_ID, "object": "model", "created": int(time.time()), "owned_by": "rag"}
@@ -315,11 +315,12 @@ def create_app(settings: Settings, key: str | None = None, title: str = "rag"):
         if req.model != MODEL_ID:
             raise HTTPException(404, f"no model {req.model!r}: the model is {MODEL_ID!r}")
         turns = [(m.role, _text(m.content)) for m in req.messages if m.role in ("user", "assistant")]
-        if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
+        if not turns or turns[-1][0] != "user":
             raise HTTPException(400, "the last message must be the user's question")
-        question = turns[-1][1].strip()
-        if len(question) > MAX_QUESTION_CHARS:
-            raise HTTPException(400, f"the question is longer than {MAX_QUESTION_CHARS} characters")
+        try:
+            question = check_question(turns[-1][1], request_settings(req))
+        except ValueError as exc:
+            raise fail(exc, "a chat completion") from exc
         history, pending = [], None
         for role, text in turns[:-1]:
             if role == "user":
@@ -330,37 +331,43 @@ def create_app(settings: Settings, key: str | None = None, title: str = "rag"):
         return question, history
 
     def request_settings(req: ChatRequest) -> Settings:
-        return settings.replace(k=req.k, mode=req.mode, temperature=req.temperature,
-                                max_tokens=req.max_completion_tokens or req.max_tokens)
+        try:
+            return settings.replace(k=req.k, mode=req.mode, temperature=req.temperature,
+                                    max_tokens=req.max_completion_tokens or req.max_tokens)
+        except ValueError as exc:
+            raise fail(exc, "a chat completion") from exc
 
     @app.post("/v1/chat/completions", summary="Answer the conversation's last question, with citations")
     async def chat_completions(req: ChatRequest):
         question, history = conversation(req)
         s = request_settings(req)
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        ticket = actions.queue(s.backend).join()  # in line from now on, first come first served
         if req.stream:
-            stream = rag.stream_answer(question, history=history, settings=s)
-            return StreamingResponse(_sse(iterate_in_threadpool(stream), cid, created), media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            stream = actions.stream(question, history, s, ticket)
+            return StreamingResponse(_sse(stream, ticket, cid, created), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         try:
-            answer = await run_in_threadpool(rag.answer, question, history=history, settings=s)
+            answer = await run_in_threadpool(actions.answer, question, history, s, ticket)
         except Exception as exc:
-            raise fail(exc) from exc
-        citations, extra = answer_extras(answer)
+            raise fail(exc, "a chat completion") from exc
+        finally:
+            ticket.leave()
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": MODEL_ID,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
                          "finish_reason": "stop", "logprobs": None}],
-            "citations": citations, "rag": extra,
+            **completion_extras(answer, ticket),
         }
 
     # search
     @app.post("/v1/search", summary="The passages retrieval finds, with scores and character spans")
     def search(req: SearchRequest) -> dict:
         try:
-            passages = rag.retrieve(req.query, k=req.k, settings=settings, mode=req.mode)
+            query = check_question(req.query, settings)
+            passages = rag.retrieve(query, k=req.k, settings=settings, mode=req.mode)
         except Exception as exc:
-            raise fail(exc) from exc
+            raise fail(exc, "a search") from exc
         return {"object": "list", "query": req.query,
                 "data": [{"rank": i, **asdict(p)} for i, p in enumerate(passages, 1)]}
 
@@ -408,7 +415,7 @@ def create_app(settings: Settings, key: str | None = None, title: str = "rag"):
         try:
             removed, files = actions.delete(doc_id)
         except Exception as exc:
-            raise fail(exc) from exc
+            raise fail(exc, f"removing {doc_id!r}") from exc
         return {"removed": removed, "deleted_file": bool(files)}
 
     @app.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -427,35 +434,41 @@ def _text(content: Any) -> str:
     return ""
 
 
-async def _sse(items, cid: str, created: int):
-    """The SSE body of a streamed completion (see the module docstring)."""
+async def _sse(stream, ticket: Ticket, cid: str, created: int):
+    """The SSE body of a streamed completion (see the module docstring): ``: queued, position N``
+    comments while ``ticket`` waits its turn, then the chunks of ``stream`` (``App.stream``)."""
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    yield chunk({"role": "assistant", "content": ""})
-    answer = None
     try:
-        async for item in items:
-            if isinstance(item, Answer):
-                answer = item
-            elif item:
-                yield chunk({"rag_draft": item})
-        if answer is None:
-            raise RuntimeError("the answer stream ended without an answer")
-    except Exception as exc:
-        status = status_of(exc)
-        if status == 500:
-            log.exception("streamed answer failed")
-        yield f"data: {json.dumps(error_body(readable(exc), status))}\n\n"
+        said, last = None, 0.0
+        async for position in iterate_in_threadpool(ticket.positions()):
+            if position != said or time.monotonic() - last >= KEEPALIVE:
+                yield f": queued, position {position}\n\n"
+                said, last = position, time.monotonic()
+        yield chunk({"role": "assistant", "content": ""})
+        answer = None
+        try:
+            async for item in iterate_in_threadpool(stream):
+                if isinstance(item, Answer):
+                    answer = item
+                elif item and not isinstance(item, Queued):
+                    yield chunk({"rag_draft": item})
+            if answer is None:
+                raise RuntimeError("the answer stream ended without an answer")
+        except Exception as exc:
+            log_failure(exc, "a streamed answer")
+            yield f"data: {json.dumps(error_body(readable_error(exc), status_of(exc)))}\n\n"
+            yield "data: [DONE]\n\n"
+            return
+        for piece in split_text(answer.text):
+            yield chunk({"content": piece})
+        yield chunk({}, "stop", **completion_extras(answer, ticket))
         yield "data: [DONE]\n\n"
-        return
-    for piece in split_text(answer.text):
-        yield chunk({"content": piece})
-    citations, extra = answer_extras(answer)
-    yield chunk({}, "stop", citations=citations, rag=extra)
-    yield "data: [DONE]\n\n"
+    finally:
+        ticket.leave()  # also when the client went away while waiting
 
 
 # --- serving ---------------------------------------------------------------------------------

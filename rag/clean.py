@@ -10,6 +10,10 @@ Every cleaner reports how many characters it dropped.
 link/tag lists, footers, bylines and breadcrumbs are *chrome*; the rest is *near*
 (medium) or *short* and is resolved by its neighbours. A sidebar heading ("Most
 Viewed", "Related articles", ...) opens a chrome zone that lasts until prose resumes.
+
+Titles of plain text and Markdown (``plain_title``): the first Markdown heading, else the headline,
+the line that reads like one just before the article (``headline``); a saved web page adds its
+publisher from its copyright notice (``site_name``).
 """
 from __future__ import annotations
 
@@ -343,3 +347,106 @@ def _is_chrome_element(tag, total_chars: int) -> bool:
         return False
     protected = tag.name in KEEP_TAGS or tag.find(KEEP_TAGS) is not None
     return not protected and 2 * len(tag.get_text()) < total_chars
+
+
+# --- titles ---
+
+HEADLINE_REACH = 6  # lines before the first long paragraph the headline may stand
+HEADLINE_MAX_WORDS = 30
+HEADLINE_MIN_CAPITALISED = 2
+ATX_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+SETEXT_RULE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
+FENCE = re.compile(r"^ {0,3}(?:```|~~~)")
+FRONT_MATTER_TITLE = re.compile(r"\A---\n(?:.*\n)*?title:[ \t]*[\"']?(.+?)[\"']?[ \t]*\n(?:.*\n)*?---(?:\n|\Z)")
+INLINE_MARKS = re.compile(r"[*_`]+")
+COPYRIGHT_HOLDER = re.compile(
+    r"(?:copyright|©|\(c\))(?:\s*(?:©|\(c\)))?\s*(?:\d{4}(?:\s*[-–]\s*\d{4})?\s*,?\s*)?"
+    r"([^\W\d_][\w&'’. -]{1,60}?)\s*[.,]?\s*all rights reserved", re.IGNORECASE)
+
+
+def chrome_line(line: str) -> bool:
+    """A line (or sentence) that is page furniture on its own: menu or share-bar item, footer,
+    date, byline or breadcrumb (``clean_text``'s test of a single line)."""
+    return _is_chrome(line, latin_article=False)
+
+
+def headline(text: str) -> str:
+    """The headline of cleaned plain text, or "" when it has none.
+
+    The nearest line before the first long paragraph (at most ``HEADLINE_REACH`` lines back, past
+    decks, bullets, dates and bylines; from the top when there is no long paragraph) that reads
+    like a headline: 3 to 30 words, at least two of them capitalised, no closing period, not a
+    bullet, sidebar heading, footer or byline. Walking back from the article rather than down from
+    the top passes over section labels and agency names above the headline ("Press Releases",
+    "Ministry of Science and ICT"). Failing that, a lead: a first line that is one sentence of at
+    most 30 words (not itself the long paragraph, nor the whole text), without its period, or a
+    title line of any case ("Packet switching").
+    """
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if not lines:
+        return ""
+    first = next((i for i, line in enumerate(lines) if _is_good(line)), None)
+    near = (range(first - 1, max(first - HEADLINE_REACH, 0) - 1, -1) if first is not None
+            else range(min(len(lines), HEADLINE_REACH)))  # no long paragraph: the first one from the top
+    for i in near:
+        if _reads_like_headline(lines[i]):
+            return lines[i]
+    lead = lines[0]
+    ends = len(SENTENCE_END.findall(lead + " "))
+    if (first != 0 and len(lines) > 1 and len(_words(lead)) <= HEADLINE_MAX_WORDS and BULLET.match(lead) is None
+            and LETTER.search(lead) and not chrome_line(lead) and ends <= 1
+            and not lead.endswith((":", ";", ","))):
+        return lead.rstrip(".…。 ")
+    return ""
+
+
+def _reads_like_headline(line: str) -> bool:
+    words = _words(line)
+    return (3 <= len(words) <= HEADLINE_MAX_WORDS
+            and sum(w[0].isupper() for w in words) >= HEADLINE_MIN_CAPITALISED
+            and not line.endswith((".", "…", "。", ":", ";", ","))
+            and BULLET.match(line) is None
+            and SIDEBAR_HEADING.fullmatch(line) is None
+            and not chrome_line(line))
+
+
+def markdown_heading(text: str) -> str:
+    """The title of Markdown: its front matter's ``title:``, else its first heading (``# …`` or
+    an underlined one), outside code blocks; "" when it has none."""
+    if m := FRONT_MATTER_TITLE.match(text):
+        return m.group(1).strip()
+    fenced = False
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and (m := ATX_HEADING.match(line)):
+            return INLINE_MARKS.sub("", m.group(1)).strip()
+        elif (not fenced and line.strip() and i + 1 < len(lines) and SETEXT_RULE.match(lines[i + 1])
+              and not BULLET.match(line.strip())):
+            return INLINE_MARKS.sub("", line).strip()
+    return ""
+
+
+def site_name(raw: str) -> str:
+    """The publisher a saved web page names in its copyright notice ("Copyright (c) Global
+    Economic Times. All Rights Reserved."): the holder named most often, "" when none is."""
+    names: dict[str, int] = {}
+    for m in COPYRIGHT_HOLDER.finditer(normalize(raw)):
+        name = " ".join(m.group(1).split()).strip(" .,")
+        if name and len(name.split()) <= 6:
+            names[name] = names.get(name, 0) + 1
+    return max(names, key=names.get) if names else ""
+
+
+def plain_title(raw: str, cleaned: str, markdown: bool = False) -> str:
+    """The title of a plain-text or Markdown file from its ``raw`` and ``cleaned`` text: the
+    Markdown heading, else the headline (``headline``); a saved web page's publisher
+    (``site_name``) is added after a dash, as a page's ``<title>`` would show it."""
+    first = cleaned.split("\n", 1)[0]
+    title = markdown_heading(cleaned) if markdown or ATX_HEADING.match(first) else ""
+    title = title or headline(cleaned)
+    site = site_name(raw) if is_saved_web_page(normalize(raw)) else ""
+    if site and site.lower() not in title.lower():
+        return f"{title} — {site}" if title else site
+    return title

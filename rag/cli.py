@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
-import logging
 import os
+import socket
 import sys
-from dataclasses import asdict
+from collections.abc import Iterable
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from . import __name__ as _pkg  # noqa: F401  (sets the offline environment first)
-from .config import BACKENDS, MODES, Settings
-from .indexer import ensure_index
+from .config import BACKENDS, MODES, Settings, check_question
+from .types import Answer
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -32,9 +34,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_ingest(args) -> int:
     from .indexer import ingest
-
     from .load import short_id
 
+    missing = [str(p) for p in args.paths if not p.expanduser().exists()]
+    if missing:  # refused before anything is read: a typo must not half-update (or prune) the index
+        print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
     report = ingest(args.paths, _settings(args), rebuild=args.rebuild, prune=not args.no_prune)
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
@@ -74,11 +79,13 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_search(args) -> int:
+    from .indexer import ensure_index
     from .search import retrieve
 
     settings = _settings(args)
+    query = check_question(args.query, settings)
     ensure_index(settings)
-    passages = retrieve(args.query, k=settings.k, settings=settings)
+    passages = retrieve(query, k=settings.k, settings=settings)
     if args.json:
         print(json.dumps([asdict(p) for p in passages], indent=1, ensure_ascii=False))
         return 0
@@ -87,12 +94,32 @@ def cmd_search(args) -> int:
     return 0
 
 
-def _print_answer(result, as_json: bool) -> None:
+def show_answer(items: Iterable[str | Answer], as_json: bool = False, verbose: bool = False) -> Answer:
+    """Print the final, checked answer of ``items`` (text pieces, then the ``Answer``) with its
+    citations, or under a decline the passages closest to the question (not citations).
+
+    The pieces are a draft that checking may still withdraw: they are never printed as the answer,
+    and with ``verbose`` they stream to stderr as they come.
+    """
+    result, drafted = None, False
+    for item in items:
+        if isinstance(item, Answer):
+            result = item
+        elif verbose and item:
+            print("" if drafted else "draft: ", item, sep="", end="", file=sys.stderr, flush=True)
+            drafted = True
+    if drafted:
+        print(file=sys.stderr)
+    if result is None:
+        raise RuntimeError("the answer stream ended without an answer")
     if as_json:
         print(json.dumps(asdict(result), indent=1, ensure_ascii=False))
-        return
+        return result
     print(result.text)
     _print_citations(result.citations)
+    if result.abstained and result.closest:
+        _print_closest(result.closest)
+    return result
 
 
 def _print_citations(citations) -> None:
@@ -103,67 +130,171 @@ def _print_citations(citations) -> None:
         print(f"  [{c.number}] {where} chars {c.quote_start}-{c.quote_end}: \"{c.quote}\"")
 
 
+CLOSEST_CHARS = 200  # of a closest passage, shown under a decline
+
+
+def _print_closest(passages) -> None:
+    """The passages nearest to a declined question: marked as not an answer, and unlike a citation
+    line (no character span, no colon)."""
+    from .load import short_id
+    from .ui.chat import CLOSEST_NOTE
+    from .ui.render import shorten
+
+    print(CLOSEST_NOTE)
+    for n, p in enumerate(passages, 1):
+        page = f" ({p.page_label})" if p.page_label else ""
+        print(f'  [{n}] {short_id(p.doc_id)}{page} "{shorten(p.text, CLOSEST_CHARS)}"')
+
+
 def _where(hit, name: str | None = None) -> str:
     """``name, p. 12`` for a passage or citation of a paged document, else ``name`` (default: its source)."""
     name = hit.source if name is None else name
     return f"{name}, {hit.page_label}" if hit.page_label else name
 
 
-def _ask_one(question: str, settings: Settings, history, as_json: bool):
-    """Print the answer as it streams, then its verified citations; the verified text is printed
-    too (after a note) only when verification changed what was streamed."""
+def _ask_one(question: str, settings: Settings, history, args) -> Answer:
     from .pipeline import stream_answer
-    from .types import Answer
 
-    result, streamed = None, []
-    for item in stream_answer(question, settings=settings, history=history):
-        if isinstance(item, Answer):
-            result = item
-        elif not as_json:
-            streamed.append(item)
-            print(item, end="", flush=True)
-    if as_json:
-        _print_answer(result, as_json)
-        return result
-    print()
-    if "".join(streamed).strip() == result.text.strip():
-        _print_citations(result.citations)
-    else:
-        print("-" * 40 + "\nVerified answer (the streamed reply did not hold up against the documents):")
-        _print_answer(result, False)
-    return result
+    return show_answer(stream_answer(question, settings=settings, history=history), args.json, args.verbose)
+
+
+# --- a running `rag serve` answers instead (its model is loaded already) ------------------------
+ANSWER_OPTIONS = ("backend", "model", "threads", "base_url")  # given: the answer must be made here
+SERVER_TIMEOUT = 600.0  # seconds a served answer may take (it may wait in the server's queue)
+
+
+def served_answer(question: str, settings: Settings, args) -> Answer | None:
+    """The answer of a ``rag serve`` running at ``settings.host:settings.port`` (``RAG_HOST``,
+    ``RAG_PORT``) over the same documents as the index asked here, or None: none is running, it
+    serves other documents, ``--no-server`` or an answer option (``--backend`` ...) was given, or
+    it failed (the question is then answered here). A question the server refuses raises ``ValueError``."""
+    if args.no_server or any(getattr(args, name, None) is not None for name in ANSWER_OPTIONS):
+        return None
+    local = _indexed_documents(settings)
+    if not local:
+        return None
+    import httpx
+
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host.strip("[]")
+    base = f"http://{f'[{host}]' if ':' in host else host}:{settings.port}/v1"
+    key = (os.environ.get("RAG_API_KEY") or "").strip()
+    body = {"model": "rag", "messages": [{"role": "user", "content": question}],
+            **{name: getattr(args, name) for name in ("k", "mode") if getattr(args, name, None) is not None}}
+    try:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"} if key else {},
+                          timeout=httpx.Timeout(SERVER_TIMEOUT, connect=1.0), trust_env=False) as client:
+            listed = client.get("/documents", timeout=10)
+            if listed.status_code != 200 or {d["doc_id"]: d.get("hash") for d in listed.json()["data"]} != local:
+                return None
+            reply = client.post("/chat/completions", json=body)
+            if reply.status_code == 400:
+                raise ValueError(reply.json()["error"]["message"])
+            if reply.status_code != 200:
+                return None
+            answer = answer_from_completion(reply.json())
+    except (httpx.HTTPError, KeyError, TypeError, IndexError, json.JSONDecodeError):
+        return None
+    if args.verbose:
+        print(f"(answered by the rag serve at {base})", file=sys.stderr)
+    return answer
+
+
+def _indexed_documents(settings: Settings) -> dict[str, str] | None:
+    """``{doc_id: content hash}`` of the local index's current generation (its manifest: no index is
+    loaded), or None for a database store or a missing index."""
+    from .index import current_generation
+    from .store import is_postgres, store_location
+
+    where = store_location(settings)
+    generation = None if is_postgres(where) else current_generation(where)
+    if generation is None:
+        return None
+    try:
+        manifest = json.loads((Path(where) / generation / "manifest.json").read_text())
+        return {doc_id: d["hash"] for doc_id, d in manifest["documents"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def answer_from_completion(body: dict) -> Answer:
+    """The ``Answer`` of a chat completion of ``rag serve`` (``rag.api``: the message content, then
+    ``citations``, ``claims``, ``closest`` and the other fields under ``rag``)."""
+    from .types import Citation, Claim, Passage
+
+    def record(cls, row: dict):
+        return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in row})
+
+    rest = {**body.get("rag", {}), **{k: body[k] for k in ("claims", "closest") if k in body}}
+    known = {f.name for f in fields(Answer)} - {"text", "citations", "passages", "claims", "closest"}
+    return Answer(
+        text=body["choices"][0]["message"]["content"],
+        citations=[record(Citation, c) for c in body.get("citations", [])],
+        passages=[record(Passage, p) for p in rest.get("passages", [])],
+        claims=[Claim(c["text"], tuple(c.get("citations", ()))) for c in rest.get("claims", [])],
+        closest=[record(Passage, p) for p in rest.get("closest", [])],
+        **{k: v for k, v in rest.items() if k in known},
+    )
 
 
 def cmd_ask(args) -> int:
+    from .config import QuestionError
     from .generate.base import BackendError
+    from .indexer import ensure_index
 
     settings = _settings(args)
+    question = check_question(" ".join(args.question), settings) if args.question else None
+    if question is not None and (served := served_answer(question, settings, args)) is not None:
+        show_answer([served], args.json, args.verbose)
+        return 0
     ensure_index(settings)
     try:
-        if args.question:
-            _ask_one(" ".join(args.question), settings, None, args.json)
+        if question is not None:
+            _ask_one(question, settings, None, args)
             return 0
         history: list[tuple[str, str]] = []
         print("Ask about the documents (empty line or Ctrl-D to quit).", file=sys.stderr)
         while True:
             try:
-                question = input("> ").strip()
+                line = input("> ").strip()
             except EOFError:
                 break
-            if not question:
+            if not line:
                 break
-            result = _ask_one(question, settings, history, args.json)
-            history.append((question, result.text))
+            try:
+                result = _ask_one(line, settings, history, args)
+            except QuestionError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                continue
+            history.append((line, result.text))
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
 
 
+def busy_port(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be served because something listens there already, or None."""
+    address = host.strip("[]") or "0.0.0.0"
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: a closing port is free
+        try:
+            s.bind((address, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (f"port {port} on {host} is in use (another `rag serve`?): pick another with "
+                        "--port PORT or RAG_PORT=PORT")
+    return None  # other failures (no such address, a privileged port) are the server's to report
+
+
 def cmd_serve(args) -> int:
+    settings = _settings(args)
+    host, port = args.host or settings.host, args.port or settings.port
+    if message := busy_port(host, port):  # before the index is prepared or a model loaded
+        print(f"error: {message}", file=sys.stderr)
+        return 2
     from .ui import main as serve
 
-    serve(host=args.host, port=args.port, settings=_settings(args))
+    serve(host=host, port=port, settings=settings)
     return 0
 
 
@@ -187,8 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(default: $RAG_STORE, else the index folder)")
     common.add_argument("--collection", help="collection of a PostgreSQL store (default: $RAG_COLLECTION or default)")
     common.add_argument("-v", "--verbose", action="store_true",
-                        help="show library messages (model loading, BM25, PDF warnings); for ingest: characters "
-                             "dropped per document")
+                        help="show library messages and warnings (model loading, ONNX export, PDF warnings) and, for ask, "
+                             "the draft answer as it streams; for ingest: characters dropped per document")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", parents=[common], help="add or update documents (files or folders)")
@@ -212,9 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="postgresql://… (the same --collection) or an index folder; its current content is replaced")
     p.set_defaults(func=cmd_migrate)
 
-    for name, func, helptext in (("search", cmd_search, "show the passages retrieved for a query"),
-                                 ("ask", cmd_ask, "answer a question with citations (no question: interactive)")):
-        p = sub.add_parser(name, parents=[common], help=helptext)
+    ask_about = ("answer a question with citations; without a question it is interactive and keeps the model "
+                 "loaded between questions. `rag ask QUESTION` loads the model each time, unless a `rag serve` is "
+                 "running on $RAG_HOST:$RAG_PORT (default 127.0.0.1:7860) over the same documents: that server then "
+                 "answers, with its own settings (--no-server: never)")
+    for name, func, helptext, about in (
+            ("search", cmd_search, "show the passages retrieved for a query", None),
+            ("ask", cmd_ask, "answer a question with citations (no question: interactive, the model stays loaded)",
+             ask_about)):
+        p = sub.add_parser(name, parents=[common], help=helptext, description=about or helptext)
         p.add_argument("query" if name == "search" else "question", nargs=None if name == "search" else "*")
         p.add_argument("-k", type=int, help="passages to retrieve")
         p.add_argument("--mode", choices=MODES)
@@ -224,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--model", help="local model name (qwen-0.5b, qwen-1.5b, a .gguf path) or hosted model id")
             p.add_argument("--threads", type=int)
             p.add_argument("--base-url", help="OpenAI-compatible endpoint for --backend openai (default $OPENAI_BASE_URL)")
+            p.add_argument("--no-server", action="store_true",
+                           help="answer here even when a `rag serve` is running (as --backend, --model, --threads "
+                                "and --base-url do)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("serve", parents=[common], help="start the chat UI and the HTTP API (/v1, OpenAI-compatible)")
@@ -248,26 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-NOISY_LOGGERS = ("bm25s", "pypdf", "sentence_transformers", "transformers", "faiss", "httpx")
-
-
-def quiet_libraries(verbose: bool) -> None:
-    """Library chatter (weight-loading bars, bm25s debug lines, pypdf notes) only with ``-v``.
-
-    Warnings of ``rag`` itself always show, each naming its file.
-    """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if verbose:
-        return
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def main(argv: list[str] | None = None) -> int:
     from .generate.base import BackendError
     from .index import IndexUnavailable
+    from .log import configure
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["eval"]:  # the eval suite parses its own options
@@ -275,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_eval(argv[1:])
     args = build_parser().parse_args(argv)
-    quiet_libraries(getattr(args, "verbose", False))
+    configure(getattr(args, "verbose", False))
     try:
         return args.func(args)
     except (IndexUnavailable, BackendError, KeyError, ValueError) as exc:

@@ -65,7 +65,6 @@ class Settings:
     evidence: int = 12  # at most this many evidence sentences reach the answer backend
     evidence_rank_weight: float = 0.1  # a sentence's preference for coming from a higher-ranked passage (tuned: evidence recall, seeds + SQuAD tune)
     evidence_tokens: int = 200  # ... and at most this many tokens of them, the best first (tuned: seeds quality vs time to first token)
-    second_look: int = 0  # when the first evidence gave no answer, ask once more from the next best sentences of this many more passages (0: not; measured, not kept)
     evidence_words: int = 1  # 1: the local model's short answer may use only the evidence's own words (a llama.cpp grammar); 0: free
     decline_at: float = 0.8  # decline when the local model prefers "none" to its best answer this much (tuned: SQuAD tune, seeds)
     check_at: float = 0.45  # ... or when, asked whether the cited sentence states its answer, it says yes less likely than this (0: no check; tuned)
@@ -74,7 +73,16 @@ class Settings:
     min_meaning: float = 0.55  # ... unless the sentence's meaning is this close to the question's (cosine; a paraphrase)
     min_specific: float = 0.0  # share of the question's names and numbers the answering sentence window must hold
     max_evidence_gap: float = 0.25  # how far below the best evidence sentence's score the answering one may be
-    max_question_chars: int = 2000  # longer questions are refused with a message
+    # answers of several sentences (lists, comparisons, explanations, summaries, arithmetic, yes/no)
+    claim_k: int = 5  # passages their evidence is drawn from
+    claim_evidence_tokens: int = 450  # evidence tokens they read
+    claim_tokens: int = 160  # tokens they may write
+    claim_meaning: float = 0.25  # cosine an answer sentence must reach with a sentence it cites
+    factoid_claims: int = 1  # 1: a fact the short-answer path declined is asked again as sentences over claim evidence, each checked
+    max_question_chars: int = 2000  # longer questions are refused with a message (rag.config.check_question)
+    # serving: where `rag serve` listens, and where `rag ask` looks for a running one
+    host: str = "127.0.0.1"
+    port: int = 7860
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -121,19 +129,27 @@ def _coerce(type_name: Any, raw: str, env_name: str) -> Any:
         raise ValueError(f"{env_name}={raw!r} is not a valid {kind}") from exc
 
 
-class QuestionTooLong(ValueError):
-    """A question over ``Settings.max_question_chars``; the message says so."""
+class QuestionError(ValueError):
+    """A question the user must change (empty, too long). ``str()`` is the message to show as it is:
+    faces catch this and show it without a traceback or a class name."""
+
+
+class QuestionTooLong(QuestionError):
+    """A question over ``Settings.max_question_chars``."""
 
 
 def check_question(question: str, settings: Settings) -> str:
-    """The stripped question, or ``ValueError`` when it is empty or longer than the limit."""
+    """The stripped question; ``QuestionError`` when it is empty or longer than ``max_question_chars``.
+
+    The one place the question limit is checked, for every face (CLI, UI, HTTP API, MCP).
+    """
     question = question.strip()
     if not question:
-        raise ValueError("the question is empty")
+        raise QuestionError("the question is empty")
     if len(question) > settings.max_question_chars:
         raise QuestionTooLong(
             f"the question is {len(question):,} characters long; the limit is {settings.max_question_chars:,} "
-            "(RAG_MAX_QUESTION_CHARS). Ask a shorter question."
+            "(raise it with RAG_MAX_QUESTION_CHARS, or ask a shorter question)"
         )
     return question
 

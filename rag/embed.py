@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .models import embedder_path
+
+log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 RECENT = 4096  # texts whose vectors encode_cached keeps
@@ -173,7 +177,10 @@ def onnx_model(model_dir: Path, int8: bool = False) -> Path:
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.exists():
+            log.info("preparing the embedder (first run only): exporting it to ONNX and quantising it to int8 …")
+            started = time.perf_counter()
             _export(model_dir, folder)
+            log.info("embedder exported and quantised in %.0f s", time.perf_counter() - started)
     return target
 
 

@@ -118,7 +118,7 @@ def score_sentences(question: str, passages: list[Passage], weights: Weights,
     asks_not = negated(question)
     specific = specific_terms(question)
     total = sum(weights.idf(t) for t in asked) or 1.0
-    aliases = _aliases(specific, question)
+    others = aliases(specific, question)
     out: list[Sentence] = []
     row = 0
     for j, p in enumerate(passages):
@@ -128,7 +128,7 @@ def score_sentences(question: str, passages: list[Passage], weights: Weights,
         for i, (s, e) in enumerate(spans):
             seen = title.union(*words[max(0, i - window): i + window + 1])
             coverage = sum(weights.idf(t) for t in asked & seen) / total
-            named = (sum(t in seen or any(a <= seen for a in aliases.get(t, ())) for t in specific) / len(specific)
+            named = (sum(t in seen or any(a <= seen for a in others.get(t, ())) for t in specific) / len(specific)
                      if specific else 1.0)
             if sentence_vectors is None:
                 meaning, score = 0.0, 0.5 * coverage + 0.2 * named
@@ -142,7 +142,7 @@ def score_sentences(question: str, passages: list[Passage], weights: Weights,
     return out
 
 
-def _aliases(specific: set[str], question: str) -> dict[str, list[set[str]]]:
+def aliases(specific: set[str], question: str) -> dict[str, list[set[str]]]:
     """For each specific term naming a country ("american"), the terms of that country's other names
     ({"united", "states"}, {"america"}): a sentence that says one of them names it too."""
     from .places import others

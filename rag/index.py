@@ -61,6 +61,7 @@ class Index:
         self.generation = ""
         self._dense = None
         self._bm25 = None
+        self._rows_of: dict[str, list[int]] | None = None
 
     # --- construction ------------------------------------------------------------
     @staticmethod
@@ -115,6 +116,14 @@ class Index:
 
     def chunks_of(self, rows) -> list[Chunk]:
         return [self.chunks[row] for row in rows]
+
+    def rows_of(self, doc_id: str) -> list[int]:
+        if self._rows_of is None:  # a generation never changes once built: computed once
+            rows: dict[str, list[int]] = {}
+            for row, chunk in enumerate(self.chunks):
+                rows.setdefault(chunk.doc_id, []).append(row)
+            self._rows_of = {d: sorted(r, key=lambda i: self.chunks[i].start) for d, r in rows.items()}
+        return list(self._rows_of.get(doc_id, ()))
 
     def stats(self) -> dict:
         return {"store": "local", "path": str(self.path or ""), "generation": self.generation,

@@ -146,11 +146,15 @@ def warnings_name(file: Path):
         _reading.reset(token)
 
 
-def ensure_index(settings: Settings | None = None, progress: bool | Progress = True) -> IngestReport | None:
+def ensure_index(settings: Settings | None = None, progress: bool | Progress = True,
+                 seeds: bool | None = None) -> IngestReport | None:
     """Build the seeds index when there is no index yet; otherwise do nothing.
 
-    An existing index is never touched (documents a user removed stay removed) and no lock is
-    taken, so a reader never waits for a running ingest.
+    ``seeds``: build them into any missing index (the start script), never, or (None) into the
+    default index only; a missing index that gets no seeds raises ``IndexUnavailable`` saying how
+    to make one, so a mistyped ``RAG_INDEX_DIR`` is not silently filled. An existing index is
+    never touched (documents a user removed stay removed) and no lock is taken, so a reader never
+    waits for a running ingest.
     """
     settings = settings or get_settings()
     where = store_location(settings)
@@ -161,11 +165,23 @@ def ensure_index(settings: Settings | None = None, progress: bool | Progress = T
         except IndexUnavailable as exc:
             if "no collection" not in str(exc):
                 raise
+            missing = exc
     elif current_generation(where) is not None:
         return None
+    else:
+        missing = IndexUnavailable(f"no index at {where}: run `rag ingest FOLDER` first (with the same --index, "
+                                   "--store or RAG_INDEX_DIR)")
+    if not (is_default_index(settings) if seeds is None else seeds):
+        raise missing
     if not settings.seeds_dir.is_dir():
         raise IndexUnavailable(f"no index at {where} and no seeds folder at {settings.seeds_dir}: run `rag ingest PATH`")
     return ingest([settings.seeds_dir], settings, progress=progress)
+
+
+def is_default_index(settings: Settings) -> bool:
+    """Whether ``settings`` name the project's own index folder (the one the seeds are built into)."""
+    where = store_location(settings)
+    return not is_postgres(where) and Path(where).resolve() == Path(Settings.index_dir).resolve()
 
 
 def remove(names: Iterable[str], settings: Settings | None = None, *, index: Path | str | None = None) -> list[str]:

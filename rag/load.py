@@ -7,12 +7,16 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .clean import clean_plain, html_to_text, normalize
+from .clean import clean_plain, html_to_text, normalize, plain_title
 from .readers import READERS, Page, ReadError
 from .types import Document
 
-SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", *READERS}
+MARKDOWN = {".md", ".markdown"}
+SUPPORTED = {".txt", *MARKDOWN, ".html", ".htm", ".jsonl", *READERS}
 PAGE_SEP = "\n\n"
+# Metadata titles an authoring tool fills in by itself: no title at all.
+GENERATED_TITLE = re.compile(r"untitled(?: document)?|document\d*|presentation\d*|powerpoint presentation|slide \d+"
+                             r"|book\d*|sheet\d*|title|microsoft (?:word|powerpoint|excel) - .*", re.IGNORECASE)
 MAX_BYTES = 200 * 1024 * 1024
 
 
@@ -101,8 +105,9 @@ def read_documents(path: Path, root: Path) -> list[Document]:
         title, text, dropped = html_to_text(_decode(path, data))
         docs = [_document(doc_id, source, title, text, dropped)]
     else:
-        text, dropped = clean_plain(_decode(path, data))
-        docs = [_document(doc_id, source, _title_line(text), text, dropped)]
+        raw = _decode(path, data)
+        text, dropped = clean_plain(raw)
+        docs = [_document(doc_id, source, plain_title(raw, text, markdown=suffix in MARKDOWN), text, dropped)]
     docs = [d for d in docs if d.text]
     if not docs:
         raise LoadError(path, "no text after cleaning (empty file?)")
@@ -141,7 +146,9 @@ def _file_title(path: Path, title: str) -> str:
     of its chunks the company, year and form even when the page text does not repeat them.
     """
     name = " ".join(path.stem.replace("_", " ").replace("-", " ").split())
-    title = normalize(title) if re.search(r"[^\W\d_]{2}", title) else ""  # not an id like 0001018724-18-000005
+    title = normalize(title)
+    if not re.search(r"[^\W\d_]{2}", title) or GENERATED_TITLE.fullmatch(title):
+        title = ""  # an id like 0001018724-18-000005, or what the authoring tool filled in
     return title if name.lower() in title.lower() else f"{name} — {title}" if title else name
 
 
@@ -152,14 +159,6 @@ def _decode(path: Path, data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise LoadError(path, f"not valid UTF-8 (byte {exc.start}); convert it to UTF-8 first") from exc
-
-
-def _title_line(text: str) -> str:
-    """A Markdown ``# heading`` or a short headline-like first line, else ""."""
-    first = text.split("\n", 1)[0].strip()
-    if first.startswith("# "):
-        return first[2:].strip()
-    return first if len(first) <= 120 and not first.endswith((".", "!", "?", ":")) else ""
 
 
 def display_title(document: Document, limit: int = 100) -> str:

@@ -1,7 +1,8 @@
 """``rag mcp``: the documents as a Model Context Protocol server (official ``mcp`` SDK).
 
 Tools: ``search_documents`` (passages with scores and character spans), ``ask`` (a verified
-answer with its citations, or an abstention) and ``list_documents``. Every indexed document is
+answer with its citations and its sentences' claims, or a decline with the closest passages,
+which are not an answer) and ``list_documents``. Every indexed document is
 also a resource, ``rag://documents/<url-quoted doc_id>``, whose content is its cleaned text (the
 text all character offsets refer to).
 
@@ -24,7 +25,9 @@ from mcp_types import Resource as MCPResource
 from mcp_types import ToolAnnotations
 
 import rag
-from .config import MODES, Settings, package_version
+from .config import MODES, Settings, check_question, package_version
+from .service import answer_fields, answer_rest, log_failure, readable_error
+from .types import Answer
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +92,21 @@ def build_server(settings: Settings) -> RagMCP:
         """Answer `question` from the documents only, with verified numbered citations.
 
         `text` carries [n] markers; `citations[n-1]` names the document, the passage, its
-        character span and the supporting `quote`. When the documents do not hold the answer,
-        `abstained` is true and there are no citations. `history` is the earlier conversation
-        as [question, answer] pairs, used to understand follow-up questions.
+        character span and the supporting `quote`; `claims` are the answer's sentences, each with
+        the numbers of the citations that support it. When the documents do not hold the answer,
+        `abstained` is true, there are no citations, and `closest` lists the passages nearest to
+        the question: NOT an answer (the documents may not state it), only where to look.
+        `history` is the earlier conversation as [question, answer] pairs, used to understand
+        follow-up questions.
         """
-        question = question.strip()
-        if not question:
-            raise ToolError("the question is empty")
+        try:
+            question = check_question(question, settings)
+        except ValueError as exc:
+            raise ToolError(readable_error(exc)) from exc
         pairs = [(str(q), str(a)) for q, a, *_ in (history or [])]
         answer = await _in_thread(
             lambda: rag.answer(question, history=pairs, settings=settings))
-        rest = {k: v for k, v in asdict(answer).items() if k not in ("citations", "passages")}
-        return {**rest, "citations": [{**asdict(c), "quote": c.quote} for c in answer.citations]}
+        return ask_result(answer)
 
     @server.tool(structured_output=True, annotations=READ_ONLY)
     async def list_documents() -> dict[str, Any]:
@@ -124,14 +130,19 @@ def build_server(settings: Settings) -> RagMCP:
     return server
 
 
+def ask_result(answer: Answer) -> dict[str, Any]:
+    """The ``ask`` tool's result: the answer's text and fields, its citations, claims and (after a
+    decline) closest passages; the passages it read are left out."""
+    rest = {k: v for k, v in answer_rest(answer).items() if k != "passages"}
+    return {"text": answer.text, **rest, **answer_fields(answer)}
+
+
 async def _in_thread(call):
     """Run blocking pipeline work off the event loop; failures become readable tool errors."""
-    from .ui import readable_error
-
     try:
         return await anyio.to_thread.run_sync(call)
     except Exception as exc:
-        log.warning("tool call failed: %s", exc, exc_info=not isinstance(exc, (KeyError, ValueError)))
+        log_failure(exc, "a tool call")
         raise ToolError(readable_error(exc)) from exc
 
 

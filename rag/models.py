@@ -8,12 +8,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 class ModelError(RuntimeError):
@@ -99,6 +103,9 @@ def gguf_path(name: str, cache_dir: Path) -> Path:
         if digest == model.sha256 and int(size) == model.size == target.stat().st_size:
             return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    log.info("preparing the language model %s (first run only): assembling its %d parts (%.1f GB) and checking "
+             "their sha256 …", model.name, len(parts), model.size / 1e9)
+    started = time.perf_counter()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".assemble-")
     try:
         h = hashlib.sha256()
@@ -120,6 +127,7 @@ def gguf_path(name: str, cache_dir: Path) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    log.info("language model %s assembled and checked in %.0f s", model.name, time.perf_counter() - started)
     return target
 
 

@@ -98,10 +98,23 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One checked sentence of an answer: its text (with its ``[n]`` markers) and the numbers of
+    the citations that support it."""
+
+    text: str
+    citations: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Answer:
     """The answer text with inline ``[n]`` markers, its citations and the passages used.
 
     ``short`` is the span that answers (a name, a date, a number, a place), "" when abstained.
+    ``claims`` are the answer's sentences, each checked against the citations it names.
+    ``shape`` is the kind of question it was taken for (``rag.answer.route.SHAPES``).
+    ``closest`` are, when it abstained, the passages nearest to the question: shown to the user
+    as *not* an answer (``citations`` stays empty).
     """
 
     text: str
@@ -111,6 +124,9 @@ class Answer:
     query: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     short: str = ""
+    claims: list[Claim] = field(default_factory=list)
+    shape: str = "factoid"
+    closest: list[Passage] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from eval.runners import cached_index, score_answer  # noqa: E402
 from rag import pipeline  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.evidence import Sentence  # noqa: E402
-from rag.generate.base import Declining, get_backend  # noqa: E402
+from rag.generate.base import Declining  # noqa: E402
+from rag.generate.registry import get_backend  # noqa: E402
 from rag.generate.prompt import ABSTAIN  # noqa: E402
 from rag.types import Answer, Passage  # noqa: E402
 

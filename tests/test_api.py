@@ -14,7 +14,10 @@ import httpx
 import pytest
 
 import rag  # noqa: F401  (offline environment first)
-from rag.api import api_key_for, is_loopback, split_text
+from rag.api import api_key_for, completion_extras, create_app, is_loopback, split_text
+from rag.config import check_question
+from rag.service import App
+from rag.types import Answer, Claim
 from rag.load import short_id
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -61,6 +64,105 @@ def test_refuses_to_listen_beyond_loopback_without_a_key(tmp_path, command):
     assert "RAG_API_KEY" in done.stderr and "0.0.0.0" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "i").exists()  # refused before any work
+
+
+# --- the app in this process (no model: the extractive backend) ----------------------------------
+@pytest.fixture(scope="module")
+def local(seeds_settings):
+    """The API over the seeds with the extractive backend, in this process, and its ``App``."""
+    from fastapi.testclient import TestClient
+
+    shared = App(seeds_settings.replace(backend="extractive"))
+    with TestClient(create_app(shared.settings, shared=shared)) as client:
+        yield client, shared
+
+
+def _limit_message(question: str, settings) -> str:
+    with pytest.raises(ValueError) as expected:
+        check_question(question, settings)
+    return str(expected.value)
+
+
+@pytest.mark.parametrize("chars", [2_500, 5_000])
+def test_one_question_limit_with_one_message_and_no_traceback(local, caplog, chars):
+    client, shared = local
+    question = ("Who signed the MoU? " * 300)[:chars]
+    expected = _limit_message(question, shared.settings)
+    for stream in (False, True):
+        r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": question}],
+                                                       "stream": stream})
+        assert r.status_code == 400 and r.json()["error"]["message"] == expected, r.text
+    r = client.post("/v1/search", json={"query": question})
+    assert r.status_code == 400 and r.json()["error"]["message"] == expected
+    assert "QuestionTooLong" not in expected
+    assert not [rec for rec in caplog.records if rec.exc_info]  # a user's error: no traceback in the log
+
+
+def test_an_empty_question_is_called_empty(local):
+    client, shared = local
+    for content in ("", "   ", [{"type": "text", "text": " "}]):
+        r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": content}]})
+        assert r.status_code == 400 and r.json()["error"]["message"] == _limit_message("", shared.settings)
+    assert _limit_message("", shared.settings) == "the question is empty"
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "assistant", "content": "hi"}]})
+    assert r.status_code == 400 and "last message must be the user's question" in r.json()["error"]["message"]
+
+
+def test_a_waiting_stream_is_told_its_place_in_line(local):
+    """The line is held by two answers (one being written, one waiting): a streamed request hears
+    ``: queued, position 2``, then 1, then gets its answer with ``rag.queue``."""
+    import json
+    import threading
+    import time
+
+    client, shared = local
+    line = shared.queue("extractive")
+    ahead = [line.join(), line.join()]
+    result = {}
+
+    def ask():
+        result["response"] = client.post("/v1/chat/completions", json={
+            "stream": True, "messages": [{"role": "user", "content": QUESTION}]})
+
+    worker = threading.Thread(target=ask)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while len(line) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(line) == 3, "the request did not join the line"
+    time.sleep(0.6)
+    ahead[0].leave()
+    time.sleep(0.6)
+    ahead[1].leave()
+    worker.join(120)
+    body = result["response"].text
+    lines = [x for x in body.split("\n\n") if x]
+    assert lines[:2] == [": queued, position 2", ": queued, position 1"], lines[:3]
+    assert lines[2].startswith("data: ") and lines[-1] == "data: [DONE]"
+    final = json.loads(lines[-2][len("data: "):])
+    assert final["choices"][0]["finish_reason"] == "stop"
+    assert final["rag"]["queue"]["position"] == 2 and final["rag"]["queue"]["waited"] >= 1.0
+    assert {"citations", "claims", "closest"} <= set(final) and len(line) == 0
+
+
+def test_a_completion_carries_claims_and_a_decline_its_closest_passages(local, seeds_settings):
+    import rag as api
+
+    client, _ = local
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}]})
+    body = r.json()
+    assert r.status_code == 200 and {"citations", "claims", "closest", "rag"} <= set(body)
+    assert body["rag"]["queue"] == {"position": 0, "waited": body["rag"]["queue"]["waited"]}
+    assert not {"citations", "claims", "closest", "text"} & set(body["rag"])
+    # a decline (``closest`` as the pipeline fills it: the passages nearest to the question)
+    near = api.retrieve("Which conference did the Daejeon mayor attend in Montreal?", k=2, settings=seeds_settings)
+    declined = completion_extras(Answer("The documents do not say.", abstained=True, closest=near))
+    assert declined["citations"] == [] and declined["rag"]["abstained"] is True
+    assert [p["text"] for p in declined["closest"]] == [p.text for p in near]
+    assert {"doc_id", "source", "start", "end", "score"} <= set(declined["closest"][0])
+    claims = [Claim("Oh Tae-seok signed [1]", (1,)), Claim("Lisa Campbell too [1] [2]", (1, 2))]
+    assert completion_extras(Answer("…", claims=claims))["claims"] == [
+        {"text": "Oh Tae-seok signed [1]", "citations": [1]}, {"text": "Lisa Campbell too [1] [2]", "citations": [1, 2]}]
 
 
 # --- the running server --------------------------------------------------------------------
@@ -225,13 +327,17 @@ def test_documents_upload_list_and_delete(http, server):
 
 @pytest.mark.slow
 def test_errors_are_json_with_a_message(http):
+    from rag.config import Settings
+
+    server_settings = Settings.from_env()  # the server's limit: nothing sets another
     cases = [
         (http.get("/v1/nothing-here"), 404, "Not Found"),
         (http.post("/v1/chat/completions", json={"model": "rag"}), 400, "messages"),
         (http.post("/v1/chat/completions", content=b"{not json", headers={"Content-Type": "application/json"}), 400, "invalid request"),
         (http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}), 404, "gpt-4o"),
         (http.post("/v1/chat/completions", json={"messages": [{"role": "assistant", "content": "hi"}]}), 400, "last message"),
-        (http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x" * 5000}]}), 400, "longer than"),
+        *[(http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": q}]}), 400,
+           _limit_message(q, server_settings)) for q in ("x" * 5000, "x" * 2001, " ")],
         (http.post("/v1/search", json={"query": "x", "k": 0}), 400, "k"),
         (http.get("/v1/documents/no-such-doc.txt"), 404, "no-such-doc.txt"),
         (http.post("/v1/search", content=b"{" + b" " * 1_100_000 + b"}", headers={"Content-Type": "application/json"}), 413, "too large"),
@@ -241,7 +347,7 @@ def test_errors_are_json_with_a_message(http):
         assert response.headers["content-type"].startswith("application/json")
         error = response.json()["error"]
         assert words in error["message"], error
-        assert "Traceback" not in response.text
+        assert "Traceback" not in response.text and "QuestionTooLong" not in response.text
 
 
 @pytest.mark.slow
@@ -276,6 +382,44 @@ def test_eight_concurrent_requests_all_succeed(oai, http):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda job: job[0](job[1]), jobs))
     assert len(results) == 8 and all(results)
+
+
+@pytest.mark.slow
+def test_concurrent_streams_are_answered_one_at_a_time_and_told_their_place(server):
+    """Three streamed chats at once with the local model: one is answered, the others wait in
+    line, each told its place by an SSE comment before its first chunk; the answers never overlap."""
+    import threading
+    import time
+
+    questions = ["Where was the 41st Space Symposium held?", "Which Korean city is home to Daedeok Innopolis?",
+                 "Who is the Administrator of the Korea AeroSpace Administration?"]
+    start, results = threading.Barrier(len(questions)), {}
+
+    def chat(i):
+        comments, began, ended = [], None, None
+        start.wait()
+        with httpx.stream("POST", server.url + "v1/chat/completions", timeout=600, json={
+                "stream": True, "messages": [{"role": "user", "content": questions[i]}]}) as r:
+            for line in r.iter_lines():
+                if line.startswith(":"):
+                    assert began is None, "a queue comment after the answer began"
+                    comments.append(line)
+                elif line.startswith("data: ") and began is None:
+                    began = time.monotonic()
+                elif line == "data: [DONE]":
+                    ended = time.monotonic()
+        results[i] = (comments, began, ended)
+
+    threads = [threading.Thread(target=chat, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(900)
+    assert len(results) == 3 and all(began and ended for _, began, ended in results.values())
+    firsts = sorted(comments[0] for comments, _, _ in results.values() if comments)
+    assert firsts == [": queued, position 1", ": queued, position 2"], results
+    spans = sorted((began, ended) for _, began, ended in results.values())
+    assert all(later[0] >= earlier[1] - 0.5 for earlier, later in zip(spans, spans[1:])), spans
 
 
 # --- a key on the server ---------------------------------------------------------------------

@@ -26,8 +26,9 @@ import pytest
 import rag
 from rag.cli import main as cli
 from rag.config import Settings
-from rag.generate import base
-from rag.generate.base import BackendError, ChatBackend, get_backend
+from rag.generate import base, registry
+from rag.generate.base import BackendError, ChatBackend
+from rag.generate.registry import get_backend
 from rag.generate.prompt import count_tokens
 from rag.models import LLMS, gguf_path
 from rag.types import Passage
@@ -308,7 +309,7 @@ def test_cli_switches_backends_in_one_process(seeds_settings, llm_server, capsys
     out = capsys.readouterr().out
     assert f"[1] {CSA_DOC}" in out, out
 
-    kinds = {type(b).__name__ for b in base._backends.values()}
+    kinds = {type(b).__name__ for b in registry._backends.values()}
     assert {"ExtractiveBackend", "LocalBackend", "OpenAIBackend"} <= kinds
     # Switching back reuses the instance made for that configuration.
     settings = Settings.from_env(index_dir=seeds_settings.index_dir, backend="extractive")
@@ -465,7 +466,7 @@ def test_p_yes_weighs_every_spelling_of_yes_against_no():
 @pytest.mark.slow
 def test_local_model_says_whether_a_sentence_states_the_answer():
     settings = Settings.from_env(backend="local", llm_model="qwen-1.5b")
-    backend = base.get_backend(settings)
+    backend = registry.get_backend(settings)
     sentence = "The museum reopened on 3 May 2021 after a two-year renovation led by the architect Ana Ruiz."
     stated = backend.check("Who led the renovation of the museum?", sentence, "Ana Ruiz", settings)
     unstated = backend.check("How many visitors did the museum have in 2022?", sentence, "two-year", settings)
@@ -481,7 +482,7 @@ def test_local_model_weighs_the_decline_and_never_writes_none():
     from rag.types import Passage
 
     settings = Settings.from_env(backend="local", llm_model="qwen-1.5b")
-    backend = base.get_backend(settings)
+    backend = registry.get_backend(settings)
     evidence = [Passage("museum", "museum.txt", "City museum", "The museum reopened on 3 May 2021 after a "
                         "two-year renovation led by the architect Ana Ruiz.", 0, 95, 1.0, "m1")]
     answered = list(backend.stream_answer("Who led the renovation of the museum?", evidence, settings))
@@ -513,7 +514,7 @@ def test_local_reply_is_held_to_the_evidence_words():
     from rag.generate.base import Declining
 
     settings = Settings.from_env(backend="local", llm_model="qwen-1.5b")
-    backend = base.get_backend(settings)
+    backend = registry.get_backend(settings)
     evidence = [Passage("museum", "museum.txt", "City museum", "The museum reopened on 3 May 2021 after a "
                         "two-year renovation led by the architect Ana Ruiz.", 0, 95, 1.0, "m1"),
                 Passage("museum", "museum.txt", "City museum", "Visitors reach it by tram line 4.", 96, 130, 1.0, "m2")]
@@ -526,7 +527,7 @@ def test_local_reply_is_held_to_the_evidence_words():
 def test_the_local_backend_gives_the_same_request_the_same_reply(seeds_settings):
     from rag.generate.base import Declining
 
-    backend = base.get_backend(seeds_settings.replace(backend="local"))
+    backend = registry.get_backend(seeds_settings.replace(backend="local"))
     messages = [{"role": "user", "content": "Name three colours of the rainbow, comma-separated."}]
     stream = backend.chat(messages, seeds_settings, 12, weigh_none=True)
     head = next(stream)  # a consumer that stops early (as a decline does) ...

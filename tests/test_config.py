@@ -32,3 +32,19 @@ def test_settings_are_frozen():
     with pytest.raises(Exception):
         Settings().k = 2  # type: ignore[misc]
     assert Settings().replace(k=2).k == 2
+
+
+def test_question_errors_carry_a_message_for_the_user():
+    """One limit (``max_question_chars``), one message: the length, the limit, how to change it."""
+    from rag.config import QuestionError, check_question
+
+    with pytest.raises(QuestionError) as raised:
+        check_question("why " * 600, Settings(max_question_chars=2000))
+    message = str(raised.value)
+    assert "2,399 characters" in message and "2,000" in message and "RAG_MAX_QUESTION_CHARS" in message
+    assert "QuestionTooLong" not in message and "Error" not in message
+    with pytest.raises(QuestionError, match="^the question is empty$"):
+        check_question(" \n ", Settings())
+    assert isinstance(raised.value, ValueError)  # faces that catch ValueError keep working
+    raised_limit = Settings.from_env({"RAG_MAX_QUESTION_CHARS": "3000"})
+    assert check_question(" why" * 600, raised_limit) == ("why " * 600).strip()

@@ -144,7 +144,7 @@ def test_removed_seeds_stay_removed(tmp_path, tmp_settings):
     shutil.copy(next(SEEDS.glob("000_*.txt")), seeds)
     shutil.copy(next(SEEDS.glob("003_*.txt")), seeds)
     settings = tmp_settings.replace(seeds_dir=seeds)
-    assert len(ensure_index(settings, progress=False).added) == 2
+    assert len(ensure_index(settings, progress=False, seeds=True).added) == 2
     rag.remove(["000_5dd565f1f7c88ce4.txt"], settings)
     assert ensure_index(settings, progress=False) is None
     assert [d.source for d in rag.list_documents(settings)] == ["003_27fea56bcbbbd058.txt"]

@@ -111,3 +111,92 @@ def test_ids_are_unique_per_origin_and_shown_short(tmp_path):
     assert doc_a.doc_id != doc_b.doc_id
     assert doc_a.doc_id.startswith("projA-") and doc_a.doc_id.endswith("/README.md")
     assert short_id(doc_a.doc_id) == short_id(doc_b.doc_id) == doc_a.source == "README.md"
+
+
+# --- titles: a document's real headline -------------------------------------------------------
+SEED_TITLES = {
+    "000": "Korea and Canada will move to full-fledged cooperation on low Earth orbit satellite communications "
+           "and space exploration through strategic coordination",  # no headline: its one-sentence lead
+    "001": "Opening the door to ROK-US space industry cooperation!",
+    "002": "Daejeon City Holds Meeting with Quebec Province, Canada to Explore Aerospace Industry Cooperation"
+           " — Global Economic Times",  # the publisher from the page's copyright notice
+    "003": "ROK-UK Digital Partnership and MoU on space cooperation signed",
+}
+
+
+@pytest.mark.parametrize("prefix", sorted(SEED_TITLES))
+def test_seeds_are_titled_by_their_headline(prefix):
+    path = next(SEEDS.glob(f"{prefix}_*.txt"))
+    doc = read_documents(path, SEEDS)[0]
+    assert doc.title == SEED_TITLES[prefix]
+    assert "Press Releases" not in doc.title and path.stem not in doc.title
+
+
+def test_headline_is_the_line_that_reads_like_one_before_the_article():
+    from rag.clean import headline
+
+    body = ("The city council approved the new tram line on Tuesday after a debate that lasted "
+            "more than four hours, with twelve votes in favour and three against the plan.")
+    page = "\n".join(["News Room", "City of Brookfield", "March 3, 2025", "Council Approves the Eastern Tram Line",
+                      "• Construction to start in spring", "By Anna Weber, staff writer", body])
+    assert headline(page) == "Council Approves the Eastern Tram Line"  # past the byline and the bullet deck
+    assert headline(f"Breaking: what it means!\n{body}") == "Breaking: what it means!"
+    assert headline(f"the tram line is approved at last.\n{body}") == "the tram line is approved at last"  # a lead
+    assert headline(f"Packet switching\n\n{body}") == "Packet switching"  # a title line of any case
+    assert headline(body) == ""  # the article itself is no title
+    assert headline(f"2026-01-04\n{body}") == ""  # nor is a date
+    assert headline(f"• Home\n• News\n{body}") == ""  # nor a menu
+
+
+def test_markdown_title_is_its_first_heading(tmp_path):
+    cases = {
+        "front.md": "---\nlayout: post\ntitle: \"Sea otters\"\n---\n\n# Otters\n\nThey hold hands.\n",
+        "setext.md": "Tide pools\n==========\n\nAnemones close at low tide.\n",
+        "fenced.md": "Intro text without a heading.\n\n```\n# not a heading\n```\n\n## Kelp forests\n\n"
+                     "Kelp grows fast.\n",
+        "emphasis.md": "Some preface.\n\n# The **Otter** census\n\nCounted in May.\n",
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    titles = {f.name: read_documents(f, tmp_path)[0].title for f in tmp_path.iterdir()}
+    assert titles == {"front.md": "Sea otters", "setext.md": "Tide pools", "fenced.md": "Kelp forests",
+                      "emphasis.md": "The Otter census"}
+
+
+def test_web_page_publisher_comes_from_its_copyright_notice():
+    from rag.clean import site_name
+
+    assert site_name("text\n[Copyright (c) Global Economic Times. All Rights Reserved.]\n") == "Global Economic Times"
+    assert site_name("© 2024 Daily Planet, all rights reserved") == "Daily Planet"
+    assert site_name("Copyright 2019-2024 Acme Corp. All rights reserved.") == "Acme Corp"
+    assert site_name("No notice here.") == ""
+
+
+@pytest.mark.parametrize("metadata,expected", [
+    ("Microsoft Word - draft7.docx", "annual 2019"), ("Untitled", "annual 2019"),
+    ("Nautilus annual report", "annual 2019 — Nautilus annual report"),
+])
+def test_pdf_titles_an_authoring_tool_filled_in_are_dropped(tmp_path, metadata, expected):
+    from rag.load import _file_title
+
+    assert _file_title(tmp_path / "annual_2019.pdf", metadata) == expected
+
+
+def test_a_new_title_rule_updates_an_existing_index_on_the_next_ingest(tmp_path, tmp_settings, monkeypatch):
+    """Titles are part of the content hash: an index built under an older title rule re-embeds the
+    documents whose title changed on the next ``rag ingest`` of their folder, and only those."""
+    import rag
+    from rag import load
+    from rag.store import open_store
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("Sea otters hold hands while they sleep so they do not drift apart.\n")
+    (tmp_path / "docs" / "b.md").write_text("# Kelp\n\nKelp forests grow up to half a metre a day in summer.\n")
+    monkeypatch.setattr(load, "plain_title", lambda raw, text, markdown=False: "Old rule")
+    rag.ingest([tmp_path / "docs"], tmp_settings, progress=False)
+    monkeypatch.undo()
+    report = rag.ingest([tmp_path / "docs"], tmp_settings, progress=False)
+    assert sorted(short_id(d) for d in report.updated) == ["a.txt", "b.md"] and report.chunks_embedded == 2
+    titles = {short_id(d.doc_id): d.title for d in open_store(tmp_settings).documents.values()}
+    assert titles == {"a.txt": "", "b.md": "Kelp"}
+    assert rag.ingest([tmp_path / "docs"], tmp_settings, progress=False).unchanged  # and then it is settled

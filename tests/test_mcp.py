@@ -22,13 +22,25 @@ CANADA_DOC = "000_5dd565f1f7c88ce4.txt"
 QUESTION = "Who signed the space MoU with the Canadian Space Agency?"
 OFF_TOPIC = "What is the recommended tyre pressure for a 2004 Honda Civic?"
 
-pytestmark = pytest.mark.slow
-
 
 def run(coro_fn, *args):
     return anyio.run(coro_fn, *args)
 
 
+def test_ask_returns_claims_and_after_a_decline_the_closest_passages(seeds_settings):
+    from rag.mcp_server import ask_result
+    from rag.types import Answer, Claim
+
+    near = rag.retrieve("Which conference did the Daejeon mayor attend in Montreal?", k=2, settings=seeds_settings)
+    declined = ask_result(Answer("The documents do not say.", abstained=True, closest=near, passages=near))
+    assert declined["abstained"] is True and declined["citations"] == [] and declined["claims"] == []
+    assert [p["text"] for p in declined["closest"]] == [p.text for p in near]
+    assert "passages" not in declined and declined["text"] == "The documents do not say."
+    answered = ask_result(Answer("Oh Tae-seok [1]", claims=[Claim("Oh Tae-seok [1]", (1,))]))
+    assert answered["claims"] == [{"text": "Oh Tae-seok [1]", "citations": [1]}] and answered["closest"] == []
+
+
+@pytest.mark.slow
 def test_stdio_tools_resources_and_answers(seeds_settings):
     from mcp import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -63,9 +75,14 @@ def test_stdio_tools_resources_and_answers(seeds_settings):
                 assert f"[{c['number']}]" in result["text"]
                 assert expected_text[c["doc_id"]][c["quote_start"]:c["quote_end"]] == c["quote"]
             assert "Campbell" in answered.content[0].text  # the JSON text content for plain clients
+            assert result["claims"] and all(c["citations"] for c in result["claims"])
 
             declined = (await session.call_tool("ask", {"question": OFF_TOPIC})).structured_content
             assert declined["abstained"] is True and declined["citations"] == []
+            assert isinstance(declined["closest"], list)  # the nearest passages (none for an off-topic question)
+
+            empty = await session.call_tool("ask", {"question": "  "})
+            assert empty.is_error and empty.content[0].text == "the question is empty"
 
             bad = await session.call_tool("search_documents", {"query": "   "})
             assert bad.is_error and "empty" in bad.content[0].text
@@ -94,6 +111,7 @@ def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float 
     raise RuntimeError(f"rag mcp did not listen within {timeout}s:\n{log.read_text()[-3000:]}")
 
 
+@pytest.mark.slow
 def test_streamable_http_with_a_key(seeds_settings, tmp_path):
     import httpx2
     from mcp import ClientSession

@@ -6,7 +6,7 @@ import pytest
 import rag
 from rag.cli import main
 from rag.index import Index
-from rag.ui import render_citation
+from rag.ui.chat import render_citation
 from test_readers import PAGES, make_pdf
 
 QUESTION = "What net revenue did the Nautilus Corporation report in fiscal 2019?"

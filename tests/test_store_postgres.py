@@ -222,10 +222,11 @@ def test_chunk_terms_are_the_local_bm25_tokens():
 
 
 def test_the_ui_lists_and_answers_from_postgres(pg_seeds, tmp_path):
-    from rag.ui import App
+    from rag.service import App
+    from rag.ui.chat import Chat
 
     app = App(pg_seeds.replace(index_dir=tmp_path / "index", backend="extractive"))
     docs, origins = app.catalogue()
     assert len(docs) == 4 and set(origins) == {d.doc_id for d in docs} and all(d.text for d in docs)
-    reply = app.ask(QUESTION)
+    reply = Chat(app).ask(QUESTION)
     assert "Oh Tae-seok" in reply["text"] and reply["citations"], reply

@@ -10,24 +10,21 @@ from pathlib import Path
 import pytest
 
 import rag  # noqa: F401  (offline environment before gradio)
+from rag.service import App, UploadRejected, request_settings, safe_upload_name, save_uploads, upload_target
 from rag.types import Answer, Citation, Document, IngestReport, Skipped
-from rag.ui import (
+from rag.ui.chat import (
+    Chat,
     Turn,
-    UploadRejected,
     chat_messages,
-    escape_markdown,
     highlight_quote,
     history_of,
     link_markers,
     render_answer,
     render_citation,
-    render_ingest_report,
     render_sources,
-    request_settings,
-    safe_upload_name,
-    save_uploads,
-    upload_target,
 )
+from rag.ui.documents import render_ingest_report
+from rag.ui.render import escape_html, escape_markdown
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ui_server import running_app  # noqa: E402
@@ -196,7 +193,7 @@ def test_save_uploads_copies_good_files_and_explains_the_rest(tmp_path):
 
 
 def test_a_half_copied_upload_is_never_ingested_and_is_cleaned_up(tmp_path, tmp_settings):
-    from rag.ui import App, uploads_dir_for
+    from rag.service import uploads_dir_for
 
     uploads = uploads_dir_for(tmp_settings)
     uploads.mkdir(parents=True)
@@ -210,7 +207,7 @@ def test_a_half_copied_upload_is_never_ingested_and_is_cleaned_up(tmp_path, tmp_
 
 def test_cancel_stops_an_upload_and_keeps_the_previous_index(tmp_path, tmp_settings):
     from rag.index import current_generation, open_index
-    from rag.ui import CANCELLED, App
+    from rag.service import CANCELLED
 
     app = App(tmp_settings)
     boiler = tmp_path / "boiler.md"
@@ -252,7 +249,7 @@ def test_a_huge_question_is_echoed_shortened():
 
 def test_documents_table_shows_short_ids_titles_for_all_seeds_and_origins(seeds_settings, tmp_path):
     from rag.index import open_index
-    from rag.ui import document_rows
+    from rag.ui.documents import document_rows
 
     index = open_index(seeds_settings.index_dir)
     docs = sorted(index.documents.values(), key=lambda d: d.doc_id)
@@ -266,7 +263,8 @@ def test_documents_table_shows_short_ids_titles_for_all_seeds_and_origins(seeds_
 def test_documents_table_fits_its_columns(seeds_settings):
     import gradio as gr
 
-    from rag.ui import DOCUMENT_COLUMNS, build_ui
+    from rag.ui import build_ui
+    from rag.ui.documents import DOCUMENT_COLUMNS
 
     demo = build_ui(seeds_settings)
     (table,) = [b for b in demo.blocks.values() if isinstance(b, gr.Dataframe)]
@@ -275,13 +273,11 @@ def test_documents_table_fits_its_columns(seeds_settings):
 
 
 def _respond(app, question, turns=None):
-    return list(app.respond(question, turns, backend="extractive"))
+    return list(Chat(app).respond(question, turns, backend="extractive"))
 
 
 def test_the_question_box_keeps_what_is_typed_while_the_answer_streams(seeds_settings):
     import gradio as gr
-
-    from rag.ui import App
 
     outputs = _respond(App(seeds_settings), "Who signed the space MoU with the Canadian Space Agency?")
     assert outputs[0][0] == ""  # the question is taken from the box once
@@ -292,20 +288,9 @@ def test_the_question_box_keeps_what_is_typed_while_the_answer_streams(seeds_set
 def test_a_second_question_while_streaming_is_refused_and_kept(seeds_settings):
     import gradio as gr
 
-    from rag.ui import App
-
     streaming = [Turn("Who signed the space MoU?", text="Oh Tae")]
     assert _respond(App(seeds_settings), "And when?", streaming) == [(gr.skip(),) * 4]
     assert len(streaming) == 1 and not streaming[0].done
-
-
-def test_the_chat_shows_how_many_answers_are_ahead(seeds_settings):
-    from rag.ui import App
-
-    app = App(seeds_settings)
-    app._active = 2  # two other sessions are being answered
-    first = next(app.respond("Who signed the space MoU with the Canadian Space Agency?", [], backend="extractive"))
-    assert "Waiting: 2 other answers in progress" in html.unescape(first[1][-1]["content"])
 
 
 def test_new_chat_cancels_the_streaming_answer(seeds_settings):
@@ -318,6 +303,166 @@ def test_new_chat_cancels_the_streaming_answer(seeds_settings):
     for trigger in ((ids["rag-clear"], "click"), (ids["rag-chat"], "clear")):  # New chat, the chat's trash button
         cancelled = {c for fn in demo.fns.values() if trigger in fn.targets for c in fn.cancels}
         assert chat_fns <= cancelled, trigger
+
+
+# --- messages (issue 25) ----------------------------------------------------------------------
+def _last_reply(outputs) -> str:
+    chats = [o[1] for o in outputs if isinstance(o[1], list)]
+    return html.unescape(chats[-1][-1]["content"])
+
+
+def _tracebacks(caplog) -> list:
+    return [r for r in caplog.records if r.exc_info]
+
+
+def test_a_question_over_the_limit_gets_the_one_message_and_no_traceback(seeds_settings, caplog):
+    import gradio as gr
+
+    from rag.config import check_question
+
+    question = "Which hotel hosted the symposium? " * 90  # 3,060 characters: over the 2,000 limit
+    with pytest.raises(ValueError) as expected:
+        check_question(question, seeds_settings)
+    outputs = _respond(App(seeds_settings), question)
+    reply = _last_reply(outputs)
+    assert str(expected.value) in reply and "Could not answer" in reply
+    assert "QuestionTooLong" not in reply and "Error" not in reply.replace("rag-error", "")
+    assert all(o[0] == gr.skip() for o in outputs)  # the question stays in the box, to be shortened
+    assert not _tracebacks(caplog)
+
+
+def test_an_empty_question_says_so(seeds_settings):
+    import gradio as gr
+
+    with pytest.warns(UserWarning, match="the question is empty"):  # gr.Warning outside a request
+        outputs = _respond(App(seeds_settings), "   ")
+    assert outputs == [(gr.skip(),) * 4]
+
+
+def test_a_huge_question_heading_is_cut_and_wraps_in_the_sources_panel():
+    from rag.ui.page import CSS
+
+    panel = render_sources([Turn("x" * 100_000, error="the question is too long", done=True)])
+    (heading,) = re.findall(r"<summary>(.*?)</summary>", panel)
+    assert len(heading) <= 100 and heading.endswith("\u2026")
+    rule = re.search(r"\.rag-turn > summary \{([^}]*)\}", CSS).group(1)
+    assert "overflow-wrap: anywhere" in rule
+
+
+def test_support_scores_are_not_shown_unexplained():
+    assert "support" not in render_citation(citation(), turn=0)
+
+
+# --- declines with their closest passages, answers sentence by sentence ----------------------
+@pytest.fixture(scope="module")
+def closest(seeds_settings):
+    """The passages nearest to a question the seeds do not answer (as the pipeline fills
+    ``Answer.closest``), one of them made hostile."""
+    from dataclasses import replace
+
+    passages = rag.retrieve("Which conference did the Daejeon mayor attend in Montreal?", k=2, settings=seeds_settings)
+    return [passages[0], replace(passages[1], text=HOSTILE + " " + passages[1].text, source="<b>x</b>.md")]
+
+
+def test_a_decline_shows_the_closest_passages_marked_as_not_an_answer(closest):
+    from rag.generate.prompt import ABSTAIN
+
+    answer = Answer(ABSTAIN, abstained=True, closest=closest)
+    message = render_answer(answer, turn=4)
+    shown = html.unescape(message)
+    assert shown.count("do not say") == 1 and "Not an answer" in shown
+    assert "The documents may not state this directly; closest passages:" in shown
+    assert re.findall(r'href="#([\w-]+)"', message) == ["rag-src-4-p1", "rag-src-4-p2"]
+    assert "rag-cite" not in message  # nothing is cited
+    assert " ".join(closest[0].text.split())[:60] in shown
+    no_live_html(message)
+
+    turn = Turn("q", ABSTAIN, abstained=True, done=True, closest=closest)
+    panel = render_sources([Turn("earlier?", "One [1].", [citation()], done=True), turn])
+    assert 'id="rag-src-1-p1"' in panel and 'id="rag-src-1-p2"' in panel
+    assert "Not an answer" in panel and "no sources cited" in panel
+    assert escape_html(closest[0].text) in panel and escape_html(closest[1].text) in panel
+    assert "<script" not in panel and "<img" not in panel and "<b>" not in panel  # shown as text
+    assert chat_messages([turn])[1]["content"] == render_answer(answer, turn=0)
+
+
+def test_an_answer_closest_passages_are_not_shown():
+    answer = Answer("Oh Tae-seok [1].", [citation()], closest=[], abstained=False)
+    assert "Not an answer" not in render_answer(answer, 0)
+
+
+def test_each_sentence_shows_and_links_its_own_sources():
+    from rag.types import Claim
+
+    one, two = citation(1, title="First"), citation(2, title="Second", quote=(100, 110))
+    claims = [Claim(f"Korea signed with Canada {HOSTILE} [1]", (1,)), Claim("And with the UK [2]", (2,)),
+              Claim("Both in 2024 [1] [2]", (1, 2))]
+    answer = Answer("\n".join(c.text for c in claims), [one, two], claims=claims)
+    message = render_answer(answer, turn=0)
+    sentences = re.findall(r'<span class="rag-claim">(.*?)</span>(?=<span class="rag-claim">|$)', message)
+    assert len(sentences) == 3
+    assert [re.findall(r'href="#rag-src-0-(\d+)"', s) for s in sentences] == [["1"], ["2"], ["1", "2"]]
+    no_live_html(message)
+    panel = render_sources([Turn("q", answer.text, [one, two], done=True, claims=claims)])
+    assert "for sentence 1, 3" in panel and "for sentence 2, 3" in panel
+
+
+# --- the queue ---------------------------------------------------------------------------------
+def test_the_answer_queue_serves_one_at_a_time_in_order():
+    import threading
+    import time
+
+    from rag.service import AnswerQueue
+
+    line, log, running = AnswerQueue(1), [], []
+    tickets = [line.join() for _ in range(3)]
+    assert [line.position(t) for t in tickets] == [0, 1, 2] and [t.first for t in tickets] == [0, 1, 2]
+
+    def work(i):
+        seen = list(tickets[i].positions(poll=0.05))
+        with tickets[i]:
+            running.append(i)
+            assert len(running) == 1  # nobody else is being answered
+            log.append((i, seen))
+            time.sleep(0.05)
+            running.remove(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in (2, 1, 0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert [i for i, _ in log] == [0, 1, 2]
+    assert log[0][1] == [] and log[1][1][0] == 1 and log[2][1][0] == 2 and 1 in log[2][1]
+    assert len(line) == 0 and tickets[2].waited > tickets[1].waited > 0
+
+    two = AnswerQueue(2)
+    a, b, c = two.join(), two.join(), two.join()
+    assert [two.position(t) for t in (a, b, c)] == [0, 0, 1]
+    b.leave()
+    assert two.position(c) == 0
+
+
+def test_the_chat_shows_its_place_in_line(seeds_settings):
+    app = App(seeds_settings)
+    line = app.queue("extractive")
+    ahead = [line.join(), line.join()]  # one answer being written, one waiting
+    replies = Chat(app).respond("Who signed the space MoU with the Canadian Space Agency?", [], backend="extractive")
+    next(replies)  # the question is taken
+    shown = []
+    for _ in range(3):
+        out = next(replies)
+        if isinstance(out[1], list):
+            shown.append(html.unescape(out[1][-1]["content"]))
+    assert "Waiting in line: position 2" in shown[0]
+    ahead[0].leave()
+    while not any("position 1" in s for s in shown[1:]):
+        out = next(replies)
+        if isinstance(out[1], list):
+            shown.append(html.unescape(out[1][-1]["content"]))
+    ahead[1].leave()
+    final = list(replies)[-1]
+    assert final[2][-1].done and final[2][-1].citations and len(line) == 0
 
 
 # --- the running app, through gradio_client ----------------------------------------------

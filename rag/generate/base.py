@@ -1,8 +1,7 @@
-"""The answer-backend interface and its factory."""
+"""The answer-backend interface the backends share (the factory is ``rag.generate.registry``)."""
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -36,13 +35,10 @@ def p_yes(top_logprobs: list[dict]) -> float | None:
     return p["yes"] / (p["yes"] + p["no"]) if p["yes"] + p["no"] > 0 else None
 
 
-def check_request(question: str, sentence: str, short: str) -> dict:
-    """The one-token yes/no request (OpenAI form) with which a chat backend checks an answer: does
-    ``sentence`` state ``short`` as the answer to ``question``? Its reply is read with ``p_yes``."""
-    from .prompt import check_messages
-
-    return {"messages": check_messages(question, sentence, short), "max_tokens": 1, "temperature": 0.0,
-            "logprobs": True, "top_logprobs": 10}
+def yes_no_request(messages: list[dict]) -> dict:
+    """The one-token yes/no request (OpenAI form) with which a chat backend checks an answer or a
+    statement; its reply is read with ``p_yes``."""
+    return {"messages": messages, "max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": 10}
 
 
 def declining(top_logprobs: list[dict]) -> Declining:
@@ -107,37 +103,17 @@ class ChatBackend:
 
     def check(self, question: str, sentence: str, short: str, settings: Settings) -> float | None:
         """P(yes) that ``sentence`` states ``short`` as the answer to ``question``; None: cannot tell."""
+        from .prompt import check_messages
+
+        return self.yes_probability(check_messages(question, sentence, short), settings)
+
+    def supports(self, evidence: str, statement: str, settings: Settings) -> float | None:
+        """P(yes) that ``evidence`` states ``statement``; None: cannot tell."""
+        from .prompt import support_messages
+
+        return self.yes_probability(support_messages(evidence, statement), settings)
+
+    def yes_probability(self, messages: list[dict], settings: Settings) -> float | None:
+        """P(yes) / (P(yes) + P(no)) of the first token of the reply to ``messages``; None: cannot tell."""
         return None
 
-
-_backends: dict[tuple, Backend] = {}
-_lock = threading.Lock()
-
-
-def get_backend(settings: Settings) -> Backend:
-    """The backend chosen by ``settings.backend``, created once per configuration."""
-    key = (settings.backend, settings.llm_model, settings.openai_base_url, settings.n_ctx, settings.threads,
-           settings.timeout, settings.retries)
-    if settings.backend == "openai":  # the client holds the key: a new key needs a new client
-        import hashlib
-        import os
-
-        key += (hashlib.sha256(os.environ.get("OPENAI_API_KEY", "").encode()).hexdigest(),)
-    with _lock:
-        if key not in _backends:
-            _backends[key] = _create(settings)
-        return _backends[key]
-
-
-def _create(settings: Settings) -> Backend:
-    if settings.backend == "extractive":
-        from .extractive import ExtractiveBackend
-
-        return ExtractiveBackend()
-    if settings.backend == "openai":
-        from .openai import OpenAIBackend
-
-        return OpenAIBackend(settings)
-    from .local import LocalBackend
-
-    return LocalBackend(settings)

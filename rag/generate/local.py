@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from ..config import Settings
 from ..models import LLMS, ModelError, gguf_path
-from .base import BackendError, ChatBackend, Declining, check_request, declining, p_yes
+from .base import BackendError, ChatBackend, Declining, declining, p_yes, yes_no_request
 
 _DONE = object()
 NONE_TOKENS = ("none", "None", " none", " None", ".none", "NONE")  # spellings of the decline reply
@@ -87,9 +87,9 @@ class LocalBackend(ChatBackend):
             while len(self._replies) > REPLAYS:
                 self._replies.popitem(last=False)
 
-    def check(self, question: str, sentence: str, short: str, settings: Settings) -> float | None:
-        """The model's P(yes) that ``sentence`` states ``short`` as the answer (one token, weighed)."""
-        request = {**check_request(question, sentence, short), "stream": False}
+    def yes_probability(self, messages: list[dict], settings: Settings) -> float | None:
+        """The model's P(yes) as the first token of its reply to ``messages`` (one token, weighed)."""
+        request = {**yes_no_request(messages), "stream": False}
         key = json.dumps(request, sort_keys=True)
         with self._replies_lock:
             if key in self._replies:

@@ -15,7 +15,7 @@ from openai import OpenAI
 
 from ..config import Settings
 from ..models import LLMS
-from .base import BackendError, ChatBackend, check_request, p_yes
+from .base import BackendError, ChatBackend, yes_no_request, p_yes
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Local servers (llama.cpp, vLLM, Ollama) usually need no key, but the client insists on one.
@@ -119,12 +119,11 @@ class OpenAIBackend(ChatBackend):
             if stream is not None:
                 stream.close()
 
-    def check(self, question: str, sentence: str, short: str, settings: Settings) -> float | None:
-        """P(yes) that ``sentence`` states ``short`` as the answer, from the first token's log
-        probabilities; None when the endpoint does not return them (the answer then stands)."""
+    def yes_probability(self, messages: list[dict], settings: Settings) -> float | None:
+        """P(yes) from the first reply token's log probabilities; None when the endpoint does not
+        return them (the answer then stands)."""
         try:
-            reply = self._client.chat.completions.create(model=self.model_name,
-                                                         **check_request(question, sentence, short))
+            reply = self._client.chat.completions.create(model=self.model_name, **yes_no_request(messages))
         except openai.BadRequestError:  # e.g. a model that takes no logprobs or no max_tokens
             return None
         except Exception as exc:

@@ -56,6 +56,9 @@ class Store(Protocol):
     def chunks_of(self, rows) -> list[Chunk]:
         """The chunks of ``rows``, in their order."""
 
+    def rows_of(self, doc_id: str) -> list[int]:
+        """The rows of ``doc_id``'s chunks, in document order (none for an unknown id)."""
+
     def stats(self) -> dict: ...
 
     def export(self) -> tuple[dict[str, Document], dict[str, str], list[Chunk], np.ndarray]:

@@ -213,6 +213,10 @@ class PostgresStore:
             out.append(Chunk(chunk_id, d.doc_id, d.source, d.title, text, start, end, **d.page_info(page)))
         return out
 
+    def rows_of(self, doc_id: str) -> list[int]:
+        return [r[0] for r in self._rows('SELECT id FROM rag_chunks WHERE collection = %s AND doc_id = %s '
+                                         'ORDER BY start, id', (self.collection, doc_id))]
+
     def document_frequencies(self) -> tuple[dict[str, int], int]:
         df = dict(self._rows("SELECT term, df FROM rag_terms WHERE collection = %s", (self.collection,)))
         return df, max(self.chunk_count(), 1)

@@ -1,0 +1,544 @@
+"""Arithmetic over cited figures: the model writes one expression, a safe evaluator computes it.
+
+The model (a coder model) replies with one Python expression whose operands are figures it
+takes from the numbered evidence, each tagged with its sentence: ``n(2, "34,229") - n(1, "19,232")``,
+``days(d(1, "November 8th"), d(3, "November 22nd"))``. With the local model a llama.cpp grammar
+(``expression_grammar``) lets it write only figures and dates that occur in the sentence it
+names; a hosted model's reply is held to the same rule after the fact. Every operand is checked
+against its sentence ("34,229", "$34.2 million", "14th", "2.5%" are read as figures, not as
+strings), the expression is computed over its ``ast`` with a whitelist (never ``eval``), and the
+answer shows the calculation with each operand cited: "34,229 − 19,232 = 14,997".
+"""
+from __future__ import annotations
+
+import ast
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from dateutil import parser as dateparser
+
+from ..config import Settings
+from ..generate.base import Declining
+from ..generate.prompt import NONE, _literal, arithmetic_messages
+from .base import Evidence, Part
+
+log = logging.getLogger(__name__)
+
+MAX_TOKENS = 128  # one expression of a handful of cited operands
+MAX_EXPRESSION_CHARS = 2000
+MAX_EXPONENT = 10  # ``**`` only with small exponents: no number the evaluator cannot hold
+FUNCTIONS = ("abs", "round", "min", "max", "sum", "mean", "average", "days")
+
+_SCALES = {"thousand": 1e3, "million": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9, "trillion": 1e12}
+# A figure: digits (with thousands separators and decimals) and an ordinal suffix, not part of a
+# word ("FY2018", "Q2", "5G") or of a longer number ("229" of "34,229"; "2023" of "Nov 23,2023" is one).
+_NUMBER = re.compile(r"(?<![\w.])(?:(?<!\d,)|(?!\d{3}(?!\d)))(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(st|nd|rd|th)?"
+                     r"(?!\w)(?!\.\d)(?!,\d{3}(?!\d))")
+_CURRENCY = re.compile(r"(US\$|[$€£¥₩]|\b(?:USD|EUR|GBP|JPY|KRW)\b)\s?\(?\s?$")
+_AFTER = re.compile(r"\)?(\s?%|\s(?:percent|per cent)\b)?(\s?(?:thousand|million|billion|trillion)\b|(?:bn|mn)\b)?",
+                    re.IGNORECASE)
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?"
+          r"|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_WEEKDAY = r"(?:\s*\((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?\))?"
+_YEAR = r"(?:,?\s*(?:19|20)\d{2}(?!\d))?"
+_DATE = re.compile(
+    rf"\b(?:{_MONTH}\s+{_DAY}{_WEEKDAY}{_YEAR}|{_DAY}\s+(?:of\s+)?{_MONTH}{_WEEKDAY}{_YEAR}"
+    r"|(?:19|20)\d{2}[-./]\d{1,2}[-./]\d{1,2}|(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th))(?![\w-])")
+_ASKS_PERCENT = re.compile(r"%|\bper ?cent|\bpercentage\b|\bgrowth rate\b", re.IGNORECASE)
+_DIGITS = {"zero": 0, "no": 0, "one": 1, "two": 2, "three": 3, "four": 4}
+_ASKS_DECIMALS = re.compile(r"\b(\d|zero|no|one|two|three|four) decimal", re.IGNORECASE)
+_ASKS_WHOLE = re.compile(r"\bnearest (?:whole|integer|dollar|million|billion)\b|\bwhole number\b", re.IGNORECASE)
+_ASKS_DAYS = re.compile(r"\bdays?\b", re.IGNORECASE)
+_YEAR_IN = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+
+
+class ExpressionError(ValueError):
+    """The expression is not one this evaluator computes; ``str()`` says why."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number as a sentence writes it: ``written`` is its token ("34,229", "14th", "2.5%"),
+    ``shown`` with its currency and scale ("$34.2 million"); ``value`` is scaled (34.2e6)."""
+
+    written: str
+    shown: str
+    value: float
+    decimals: int
+    currency: str = ""
+    scale: str = ""
+    percent: bool = False
+    ordinal: bool = False
+
+
+def figures(text: str) -> list[Figure]:
+    """The figures of ``text`` in order."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        whole, fraction, ordinal = m.group(1), m.group(2) or "", m.group(3) or ""
+        before = text[max(0, m.start() - 8):m.start()]
+        currency = (_CURRENCY.search(before) or [None, ""])[1] if not ordinal else ""
+        after = _AFTER.match(text, m.end())
+        percent = bool(after.group(1)) and not ordinal
+        scale = (after.group(2) or "").strip().lower() if not (ordinal or percent) else ""
+        written = whole + fraction + ordinal + ("%" if after.group(1) == "%" else "")
+        shown = f"{currency}{whole}{fraction}{ordinal}{'%' if percent else ''}{' ' + scale if scale else ''}"
+        value = float(whole.replace(",", "") + fraction) * _SCALES.get(scale, 1.0)
+        out.append(Figure(written, shown, value, len(fraction) - 1 if fraction else 0, currency, scale, percent,
+                          bool(ordinal)))
+    return out
+
+
+def _scale_free(f: Figure) -> float:
+    return f.value / _SCALES.get(f.scale, 1.0)
+
+
+def find_figure(written: str, sentence: str) -> tuple[Figure, float] | None:
+    """The figure of ``sentence`` that ``written`` (as the model wrote it: "34,229", "$34.2 million",
+    "-1,577", "2.5 percent") names, and the value it stands for (its sign as written); None if the
+    sentence has no such figure."""
+    wanted = figures(written)
+    if len(wanted) != 1 or re.sub(r"[^\d]", "", written) != re.sub(r"[^\d]", "", wanted[0].written):
+        return None
+    w = wanted[0]
+    for f in figures(sentence):
+        if (math.isclose(_scale_free(f), _scale_free(w), rel_tol=1e-12) and (not w.scale or w.scale == f.scale)
+                and (not w.percent or f.percent) and (not w.currency or w.currency == f.currency)):
+            sign = -1.0 if re.match(r"\s*[-−–(]", written) else 1.0
+            return f, sign * f.value
+    return None
+
+
+def dates(text: str) -> list[str]:
+    """The dates of ``text`` as written ("November 8th (Wed.) 2023", "Nov 23,2023", "the 14th" as
+    "14th"); each has at least a day."""
+    return [m.group() for m in _DATE.finditer(text) if _date_parts(m.group())[2] is not None]
+
+
+def _date_parts(written: str) -> tuple[int | None, int | None, int | None]:
+    """(year, month, day) of a written date, None for a part it does not give."""
+    clean = re.sub(r"\((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?\)", " ", written)
+    clean = re.sub(r"\bof\b", " ", re.sub(r",(?=\d{4})", ", ", clean))
+    try:
+        a = dateparser.parse(clean, default=datetime(2000, 1, 1))
+        b = dateparser.parse(clean, default=datetime(2001, 2, 2))
+    except (ValueError, OverflowError):
+        return None, None, None
+    return (a.year if a.year == b.year else None, a.month if a.month == b.month else None,
+            a.day if a.day == b.day else None)
+
+
+def _is_number(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float)
+
+
+def parse(expression: str) -> ast.expr:
+    """The expression's syntax tree, after checking that it holds only what ``evaluate`` computes:
+    numbers, + - * / ** (small exponent), unary minus, parentheses, ``abs``, ``round``, ``min``,
+    ``max``, ``sum``, ``mean``/``average`` (over listed operands), the operands ``n(i, "figure")``
+    and ``days(d(i, "date"), d(j, "date"))``. Anything else raises ``ExpressionError``."""
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError("the expression is too long")
+    try:
+        tree = ast.parse(expression.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise ExpressionError(f"not an expression: {exc}") from None
+    _check(tree)
+    return tree
+
+
+def _check(node: ast.AST, inside: str = "") -> None:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
+        _check(node.left)
+        _check(node.right)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        _check(node.operand)
+    elif _is_number(node):
+        pass
+    elif isinstance(node, (ast.List, ast.Tuple)) and inside in ("min", "max", "sum", "mean", "average"):
+        for item in node.elts:
+            _check(item)
+    elif isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name not in (*FUNCTIONS, "n") or node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise ExpressionError(f"{ast.unparse(node.func)[:40]}(...) is not allowed: use n(), days(d(), d()), "
+                                  f"{', '.join(f for f in FUNCTIONS if f != 'days')}")
+        args = node.args
+        if name == "n":
+            if not (len(args) == 2 and isinstance(args[0], ast.Constant) and type(args[0].value) is int
+                    and isinstance(args[1], ast.Constant) and isinstance(args[1].value, str)):
+                raise ExpressionError('an operand is written n(sentence number, "figure")')
+        elif name == "days":
+            if len(args) != 2 or not all(
+                    isinstance(a, ast.Call) and isinstance(a.func, ast.Name) and a.func.id == "d" and len(a.args) == 2
+                    and not a.keywords and isinstance(a.args[0], ast.Constant) and type(a.args[0].value) is int
+                    and isinstance(a.args[1], ast.Constant) and isinstance(a.args[1].value, str) for a in args):
+                raise ExpressionError('days() takes two dates: days(d(i, "date"), d(j, "date"))')
+        elif name == "round":
+            if not 1 <= len(args) <= 2 or (len(args) == 2 and not (
+                    isinstance(args[1], ast.Constant) and type(args[1].value) is int and 0 <= args[1].value <= 10)):
+                raise ExpressionError("round() takes a value and at most 10 digits")
+            _check(args[0])
+        elif name == "abs":
+            if len(args) != 1:
+                raise ExpressionError("abs() takes one value")
+            _check(args[0])
+        else:  # min, max, sum, mean, average: listed operands
+            if not args or (len(args) == 1 and not isinstance(args[0], (ast.List, ast.Tuple))):
+                raise ExpressionError(f"{name}() takes the operands it combines")
+            for a in args:
+                _check(a, name)
+    else:
+        raise ExpressionError(f"{type(node).__name__} is not allowed in an expression "
+                              f"({ast.unparse(node)[:40]!r})")
+
+
+@dataclass(frozen=True)
+class Operand:
+    sentence: int  # 0-based index into the sentences
+    figure: Figure
+    value: float
+
+
+def evaluate(tree: ast.expr, operand: Callable[[ast.Call], float] | None = None,
+             day_count: Callable[[ast.Call], float] | None = None) -> float:
+    """The value of a tree ``parse`` accepted; ``operand`` gives an ``n(...)`` call's value and
+    ``day_count`` a ``days(...)`` call's. Raises ``ZeroDivisionError`` and ``ExpressionError``."""
+    def value(node: ast.AST) -> float:
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp):
+            return -value(node.operand) if isinstance(node.op, ast.USub) else value(node.operand)
+        if isinstance(node, ast.BinOp):
+            left, right = value(node.left), value(node.right)
+            if isinstance(node.op, ast.Add):
+                result = left + right
+            elif isinstance(node.op, ast.Sub):
+                result = left - right
+            elif isinstance(node.op, ast.Mult):
+                result = left * right
+            elif isinstance(node.op, ast.Div):
+                result = left / right
+            else:
+                if abs(right) > MAX_EXPONENT:
+                    raise ExpressionError(f"exponent {right:g} is too large (at most {MAX_EXPONENT})")
+                try:
+                    result = left ** right
+                except OverflowError:
+                    raise ExpressionError("the power is too large") from None
+                if isinstance(result, complex):
+                    raise ExpressionError("a fractional power of a negative number")
+            if not math.isfinite(result):
+                raise ExpressionError("the result is too large")
+            return result
+        name = node.func.id
+        if name == "n":
+            if operand is None:
+                raise ExpressionError("n() needs evidence")
+            return operand(node)
+        if name == "days":
+            if day_count is None:
+                raise ExpressionError("days() needs evidence")
+            return day_count(node)
+        items = [value(a) for a in (node.args[0].elts if isinstance(node.args[0], (ast.List, ast.Tuple))
+                                    else node.args)] if name not in ("round",) else []
+        if name == "round":
+            return float(round(value(node.args[0]), node.args[1].value if len(node.args) == 2 else 0))
+        if not items:
+            raise ExpressionError(f"{name}() of nothing")
+        if name == "abs":
+            return abs(items[0])
+        if name == "min":
+            return min(items)
+        if name == "max":
+            return max(items)
+        if name == "sum":
+            return math.fsum(items)
+        return math.fsum(items) / len(items)  # mean, average
+
+    return value(tree)
+
+
+@dataclass(frozen=True)
+class Calculation:
+    """A computed expression: its value, the result as shown ("14,997", "2 days", "30.8%"), the
+    calculation as shown ("34,229 − 19,232 = 14,997") and the sentences it cites (0-based, in
+    order of first use)."""
+
+    value: float
+    result: str
+    text: str
+    sources: tuple[int, ...]
+
+
+def calculate(expression: str, sentences: Sequence[str], question: str = "") -> Calculation | None:
+    """Compute ``expression`` over ``sentences`` (numbered from 1 in it). None when an operand is
+    not a figure or date of the sentence it names, a bare number is not one of the question's, or
+    it divides by zero; ``ExpressionError`` when the expression is not one ``parse`` accepts."""
+    tree = parse(expression)
+    allowed = {f.value for f in figures(question)} | ({100.0} if _ASKS_PERCENT.search(question) else set())
+    operands: dict[int, Operand] = {}
+
+    def operand(call: ast.Call) -> float:
+        number, written = call.args[0].value, call.args[1].value
+        found = find_figure(written, sentences[number - 1]) if 1 <= number <= len(sentences) else None
+        if found is None:
+            raise _Rejected(f"{written!r} is not a figure of sentence {number}")
+        operands[id(call)] = Operand(number - 1, *found)
+        return found[1]
+
+    def day_count(call: ast.Call) -> float:
+        (start, end), parts = call.args, []
+        for d in (start, end):
+            number, written = d.args[0].value, d.args[1].value
+            if not 1 <= number <= len(sentences):
+                raise _Rejected(f"there is no sentence {number}")
+            mentioned = {_date_parts(w) for w in dates(sentences[number - 1])}
+            got = _date_parts(written)
+            if got[2] is None or not any(_same_date(got, m) for m in mentioned):
+                raise _Rejected(f"{written!r} is not a date of sentence {number}")
+            parts.append((got, number - 1))
+        (a, i), (b, j) = parts
+        year = _YEAR_IN.search(sentences[i] + " " + sentences[j])
+        fallback = (int(year.group()) if year else date.today().year, 1)
+        first = date(a[0] or b[0] or fallback[0], a[1] or b[1] or fallback[1], a[2])
+        second = date(b[0] or a[0] or fallback[0], b[1] or a[1] or fallback[1], b[2])
+        for node, n in ((start, i), (end, j)):
+            operands[id(node)] = Operand(n, Figure(node.args[1].value, _tidy_date(node.args[1].value), 0.0, 0), 0.0)
+        if second < first:  # the days between them, shown later minus earlier
+            call.args = [end, start]
+        return float(abs((second - first).days))
+
+    for node in ast.walk(tree):
+        if _is_number(node) and not _is_literal_argument(tree, node) and float(node.value) not in allowed:
+            log.debug("rejected %r: %s is not a number of the question", expression, node.value)
+            return None
+    try:
+        value = evaluate(tree, operand, day_count)
+    except _Rejected as exc:
+        log.debug("rejected %r: %s", expression, exc)
+        return None
+    except ZeroDivisionError:
+        log.debug("rejected %r: division by zero", expression)
+        return None
+    except ValueError as exc:  # an impossible date (day 31 of a 30-day month)
+        if isinstance(exc, ExpressionError):
+            raise
+        log.debug("rejected %r: %s", expression, exc)
+        return None
+    figs = [o.figure for o in operands.values()]
+    if (value < 0 and isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Sub) and figs
+            and all(f.ordinal for f in figs) and _ASKS_DAYS.search(question)):
+        tree.left, tree.right, value = tree.right, tree.left, -value  # "the 14th − the 16th": two days
+    cited = tuple(dict.fromkeys(operands[id(n)].sentence for n in _in_order(tree) if id(n) in operands))
+    result = _format_result(tree, value, operands, question)
+    shown = _render(tree, operands)
+    text = result if isinstance(tree, ast.Call) and tree.func.id == "n" else f"{shown} = {result}"
+    return Calculation(value, result, text, cited)
+
+
+def _in_order(node: ast.AST):
+    """The nodes of ``node`` as the calculation reads, left to right."""
+    yield node
+    children = list(ast.iter_child_nodes(node))
+    if isinstance(node, ast.Call) and node.func.id == "days":
+        children = children[:0:-1]  # shown later date first: "November 22nd − November 8th"
+    for child in children:
+        yield from _in_order(child)
+
+
+class _Rejected(Exception):
+    """An operand that is not in the sentence it cites (the expression is rejected, not an error)."""
+
+
+def _same_date(a: tuple, b: tuple) -> bool:
+    return all(x is None or y is None or x == y for x, y in zip(a, b)) and a[2] == b[2]
+
+
+def _tidy_date(written: str) -> str:
+    clean = re.sub(r"\s*\((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?\)", "", written)
+    return re.sub(r",(?=\d{4})", ", ", clean)
+
+
+def _is_literal_argument(tree: ast.AST, node: ast.AST) -> bool:
+    """Whether ``node`` is a sentence number, a ``round`` digit count or an exponent: no figure."""
+    for parent in ast.walk(tree):
+        if isinstance(parent, ast.Call) and parent.func.id in ("n", "d") and node is parent.args[0]:
+            return True
+        if isinstance(parent, ast.Call) and parent.func.id == "round" and node in parent.args[1:]:
+            return True
+        if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Pow) and node is parent.right:
+            return True
+    return False
+
+
+_PRECEDENCE = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.Div: 2, ast.Pow: 4}
+_SYMBOL = {ast.Add: "+", ast.Sub: "−", ast.Mult: "×", ast.Div: "÷", ast.Pow: "^"}
+
+
+def _render(node: ast.AST, operands: dict[int, Operand]) -> str:
+    """The calculation for people: operands as their sentences write them, − × ÷."""
+    def show(n: ast.AST) -> tuple[str, int]:
+        if isinstance(n, ast.Constant):
+            return f"{n.value:,}", 9
+        if isinstance(n, ast.UnaryOp):
+            inner, p = show(n.operand)
+            if isinstance(n.op, ast.UAdd):
+                return inner, p
+            return f"−{inner if p >= 3 else f'({inner})'}", 3
+        if isinstance(n, ast.BinOp):
+            p = _PRECEDENCE[type(n.op)]
+            left, lp = show(n.left)
+            right, rp = show(n.right)
+            if lp < p or (lp == p and isinstance(n.op, ast.Pow)):
+                left = f"({left})"
+            if rp < p or (rp == p and not isinstance(n.op, (ast.Add, ast.Mult))):
+                right = f"({right})"
+            return f"{left} {_SYMBOL[type(n.op)]} {right}", p
+        name = n.func.id
+        if name == "n":
+            return operands[id(n)].figure.shown, 9
+        if name == "days":
+            a, b = (operands[id(d)].figure.shown for d in n.args)
+            return f"{b} − {a}", 1
+        items = n.args[0].elts if len(n.args) == 1 and isinstance(n.args[0], (ast.List, ast.Tuple)) else n.args
+        shown = [show(i)[0] for i in items]
+        if name in ("sum", "mean", "average"):
+            total = " + ".join(s if show(i)[1] > 1 else f"({s})" for s, i in zip(shown, items))
+            return (f"({total}) ÷ {len(items)}", 2) if name != "sum" and len(items) > 1 else (total, 1)
+        if name == "abs":
+            return f"|{shown[0]}|", 9
+        if name == "round":
+            return f"{shown[0]} rounded", 1
+        return f"{'the smaller' if name == 'min' else 'the larger'} of {', '.join(shown[:-1])} and {shown[-1]}", 9
+
+    return show(node)[0]
+
+
+def _has(tree: ast.AST, *ops: type) -> bool:
+    return any(isinstance(n, ast.BinOp) and isinstance(n.op, ops) for n in ast.walk(tree))
+
+
+def _format_result(tree: ast.AST, value: float, operands: dict[int, Operand], question: str) -> str:
+    """The result as people write it: thousands separators, the operands' decimals (or the question's),
+    % for a ratio the question asks in %, the operands' currency and scale for a sum or difference,
+    days for a count of days."""
+    figs = [o.figure for o in operands.values()]
+    calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    if "days" in calls or (figs and all(f.ordinal for f in figs) and _ASKS_DAYS.search(question)):
+        count = round(value)
+        return f"{'−' if count < 0 else ''}{abs(count):,} day{'' if abs(count) == 1 else 's'}"
+    ratio = _has(tree, ast.Div, ast.Mult, ast.Pow)
+    percent = _has(tree, ast.Div) and bool(_ASKS_PERCENT.search(question))
+    currency, unit, shown = "", "", value
+    if percent:
+        scaled = (isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Mult)  # the model wrote ... * 100
+                  and any(isinstance(s, ast.Constant) and s.value == 100 for s in (tree.left, tree.right)))
+        shown, unit = (value if scaled else value * 100), "%"
+    elif not ratio and len({(f.currency, f.scale, f.percent) for f in figs}) == 1:
+        currency, scale, pct = figs[0].currency, figs[0].scale, figs[0].percent
+        shown = value / _SCALES.get(scale, 1.0)
+        unit = (" percentage points" if _has(tree, ast.Sub) else "%") if pct else (f" {scale}" if scale else "")
+    asked = _ASKS_DECIMALS.search(question)
+    if asked:
+        word = asked.group(1).lower()
+        decimals = int(word) if word.isdigit() else _DIGITS[word]
+    elif _ASKS_WHOLE.search(question):
+        decimals = 0
+    else:
+        most = max((f.decimals for f in figs), default=0)
+        if not (ratio or calls & {"mean", "average"}):
+            decimals = most  # a sum or difference keeps its operands' decimals
+        else:
+            decimals = 0 if abs(shown - round(shown)) < 1e-9 and not percent else max(most, 1 if percent else 2)
+    year = decimals == 0 and any(_YEAR_IN.fullmatch(f.written) for f in figs)  # 2023 − 70 = 1953, not 1,953
+    text = f"{abs(shown):{'' if year else ','}.{decimals}f}"
+    sign = "−" if shown < 0 and float(text.replace(",", "")) != 0 else ""
+    return f"{sign}{currency}{text}{unit}"
+
+
+def expression_grammar(sentences: Sequence[str], question: str = "") -> str | None:
+    """A llama.cpp grammar (GBNF) for an expression over the figures and dates of ``sentences``:
+    ``n(i, "figure")`` only with a figure of sentence i (a year only when the question asks about
+    years), ``d(i, "date")`` only with a date of it, bare numbers only the question's own (365 in
+    "365 * ..."), at most two levels of parentheses and a few terms each (no runaway reply), or
+    ``none``; None when the sentences hold no figure."""
+    years = bool(re.search(r"\byears?\b", question, re.IGNORECASE))
+    rules: dict[str, str] = {}
+    refs, date_refs = [], []
+    for i, sentence in enumerate(sentences, 1):
+        written = sorted({f.written for f in figures(sentence) if years or not _YEAR_IN.fullmatch(f.written)})
+        if written:
+            rules[f"n{i}"] = " | ".join(_literal(w) for w in written)
+            refs.append(f'"{i}, \\"" n{i} "\\""')
+        said = sorted(set(dates(sentence)))
+        if said:
+            rules[f"d{i}"] = " | ".join(_literal(w) for w in said)
+            date_refs.append(f'"{i}, \\"" d{i} "\\""')
+    if not refs and not date_refs:
+        return None
+    atoms = []
+    if refs:
+        atoms.append('"n(" ref ")"')
+        rules["ref"] = " | ".join(refs)
+    if date_refs:
+        atoms.append('"days(" date ", " date ")"')
+        rules["date"] = '"d(" dref ")"'
+        rules["dref"] = " | ".join(date_refs)
+    constants = sorted({f.written.rstrip("%").replace(",", "") for f in figures(question)
+                        if not f.ordinal and not _YEAR_IN.fullmatch(f.written)})
+    atoms += [_literal(c) for c in constants]
+    head = {"root": f'"{NONE}" | expr0', "atom": " | ".join(atoms), "add": '" + " | " - "', "mul": '" * " | " / "',
+            "many": '"sum" | "mean" | "min" | "max"'}
+    for level in range(3):
+        inner = f"expr{level + 1}"
+        nested = (f' | "(" {inner} ")" | "abs(" {inner} ")" | many "(" {inner} (", " {inner}){{1,5}} ")"'
+                  if level < 2 else "")
+        head[f"expr{level}"] = f"term{level} (add term{level}){{0,4}}"
+        head[f"term{level}"] = f"factor{level} (mul factor{level}){{0,3}}"
+        head[f"factor{level}"] = f'"-"? (atom{nested})'
+    return "\n".join(f"{name} ::= {body}" for name, body in {**head, **rules}.items())
+
+
+def _reply_expression(reply: str) -> str:
+    """The expression in a model's reply (a hosted model may fence it or add a line)."""
+    text = re.sub(r"```(?:python)?", "", reply).strip().strip("`").strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("n(", "d(", "days(", "(", "-", "abs(", "sum(", "mean(", "min(", "max(", "round(")):
+            return line
+    return lines[-1] if lines else ""
+
+
+def solve(question: str, evidence: Sequence[Evidence], backend, settings: Settings) -> list[Part] | None:
+    """The answer to an arithmetic ``question`` as one checked calculation over ``evidence``
+    (numbered 1..n as the model sees it): ``[Part("34,229 − 19,232 = 14,997", (1, 0), "14,997")]``;
+    None when the model declines, or its expression cites a figure its sentence does not hold,
+    divides by zero or is not a plain calculation."""
+    if not evidence or not hasattr(backend, "chat"):
+        return None
+    sentences = [e.passage.text for e in evidence]
+    grammar = expression_grammar(sentences, question)
+    if grammar is None:
+        return None
+    budget = int(min(backend.context_window, settings.n_ctx) * backend.prompt_share) - MAX_TOKENS
+    messages = arithmetic_messages(question, [e.passage for e in evidence], budget)
+    options = {"grammar": grammar} if getattr(backend, "takes_grammar", False) else {}
+    reply = "".join(p for p in backend.chat(messages, settings, MAX_TOKENS, **options) if not isinstance(p, Declining))
+    expression = _reply_expression(reply)
+    log.debug("arithmetic reply %r -> %r", reply, expression)
+    if not expression or expression.strip().lower().rstrip(".") == NONE:
+        return None
+    try:
+        calculation = calculate(expression, sentences, question)
+    except ExpressionError as exc:
+        log.debug("arithmetic expression %r refused: %s", expression, exc)
+        return None
+    if calculation is None:
+        return None
+    return [Part(calculation.text, calculation.sources, calculation.result)]

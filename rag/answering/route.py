@@ -1,0 +1,170 @@
+"""Route: what shape a question has, so it gets an answer of its own shape.
+
+Rules first (the wording of a question nearly always tells); where they cannot tell a list from a
+single fact ("Which bodies were represented…?" vs "Which hotel hosted…?"), the plural of the asked
+noun decides, and a backend that can weigh one token may be asked (``ask_model``).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ..cite import MARKER, content_words
+from ..config import Settings
+from ..evidence import specific_terms
+from ..generate.prompt import condense_messages
+
+SHAPES = ("factoid", "list", "comparison", "summary", "explanation", "arithmetic", "yesno", "followup")
+
+_AUX = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)"
+_YESNO = re.compile(rf"^\s*(?:{_AUX}(?:n['’]t)?\b|(?:is it|was it) (?:true|correct|right)\b)", re.IGNORECASE)
+_ALTERNATIVE = re.compile(r"\bor\b(?! not\b)", re.IGNORECASE)  # "Was it X or Y?" asks which, not whether
+_SUMMARY = re.compile(
+    r"\b(?:summari[sz]e|summary|overview|outline|gist|recap|main (?:points|ideas|topics|themes)|key (?:points|takeaways)"
+    r"|what (?:is|are) (?:this|these|that|those|the)\b[^?]*\babout|what do(?:es)? (?:this|these|the)\b[^?]*\b(?:say|cover|discuss)"
+    r"|tell me about|describe (?:the|this|these)\b[^?]*\b(?:document|article|collection|release|report|page|files?))",
+    re.IGNORECASE)
+_COMPARE = re.compile(
+    r"\b(?:compare|comparison|compared|contrast|versus|vs\.?|similarit(?:y|ies)|in common|differ(?:s|ed)? from"
+    r"|how (?:does|do|did) [^?]+ differ|differences? between (?!the (?:number|amount|value|dates?))\b)",
+    re.IGNORECASE)
+_ARITHMETIC = re.compile(
+    r"\b(?:how (?:many|much) (?:more|less|fewer|longer|later|earlier|bigger|larger|smaller|higher|lower)"
+    r"|how many (?:days|weeks|months|years|hours|times)\b[^?]*\b(?:after|before|between|since|until|passed|elapsed|later|earlier|apart|larger|more)"
+    r"|how long (?:after|before|between)|in total|total (?:number|amount|of)|sum of|add(?:ed)? up|combined"
+    r"|average|mean of|ratio|percentage (?:change|increase|decrease|growth|point)|what percent(?:age)? of|per cent of"
+    r"|by how (?:much|many)|difference (?:between|in) (?:the )?(?:number|amount|value|dates?|figures?)|grow(?:th)? rate"
+    r"|increase(?:d)? by how|year[- ]over[- ]year|margin\b|how many [^?]+ (?:in all|altogether))",
+    re.IGNORECASE)
+_EXPLAIN = re.compile(
+    r"^\s*(?:why\b|how (?:does|do|did|is|are|was|were|can|could|will|would)\b(?! [^?]*\b(?:differ)))"
+    r"|\b(?:explain|what (?:is|was|are|were) the (?:reason|purpose|goal|aim|cause|significance|rationale|impact|effect)s?"
+    r"|what (?:caused|led to|drives|drove)|for what (?:reason|purpose))\b",
+    re.IGNORECASE)
+_LIST = re.compile(
+    r"^\s*(?:list|name|enumerate|give (?:me )?(?:all|the|a list))\b|\b(?:all (?:the|of the)|every|each of the|what are the|which are the"
+    r"|what (?:\w+ ){0,3}(?:were|are) (?:named|mentioned|listed|involved|represented|signed|covered|included))\b",
+    re.IGNORECASE)
+# "Which <adjectives> <plural noun> were/are …": a list; "Which <singular noun> …": one fact.
+_WHICH_PLURAL = re.compile(r"^\s*(?:which|what)\s+((?:[\w'’-]+\s+){0,4}?)([a-z]+(?:ies|es|s))\s+(?:were|are|have|do|does|did|will)\b",
+                           re.IGNORECASE)
+_NOT_PLURAL = frozenset("is was has does this its us news his status process address business class series "
+                        "analysis basis campus bus gas".split())
+
+
+def route(question: str, history=None) -> str:
+    """The shape of ``question`` (one of ``SHAPES``); ``followup`` when it leans on ``history``."""
+    if history:
+        if is_follow_up(question):
+            return "followup"
+    return shape_of(question)
+
+
+def shape_of(question: str) -> str:
+    """The shape of a standalone question, by rules."""
+    q = " ".join(question.split())
+    if _SUMMARY.search(q):
+        return "summary"
+    if _ARITHMETIC.search(q):
+        return "arithmetic"
+    if _COMPARE.search(q):
+        return "comparison"
+    if _YESNO.match(q) and not _ALTERNATIVE.search(q):
+        return "yesno"
+    if _EXPLAIN.search(q):
+        return "explanation"
+    if _LIST.search(q) or _plural_which(q):
+        return "list"
+    return "factoid"
+
+
+def _plural_which(q: str) -> bool:
+    m = _WHICH_PLURAL.match(q)
+    return bool(m) and m.group(2).lower() not in _NOT_PLURAL and not m.group(2).lower().endswith("ss")
+
+
+# --- decomposition ----------------------------------------------------------------------------
+_LEAD_IN = re.compile(r"^\s*(?:compare|contrast|how (?:does|do|did)|what (?:is|are|were|was) the (?:differences?|similarit(?:y|ies)"
+                      r"|contrasts?) (?:between|of)|(?:what )?(?:differences?|similarit(?:y|ies)) (?:between|of))\s+",
+                      re.IGNORECASE)
+_TAIL = re.compile(r"[?.!]+$")
+_VERSUS = re.compile(r"\s+(?:compares?|compared|differs?|differed|contrasts?)\s+(?:with|from|to|against)\s+|\s+(?:versus|vs\.?)\s+",
+                     re.IGNORECASE)
+_AND = re.compile(r"\s*,?\s+and\s+(?:with\s+|to\s+|for\s+|in\s+|from\s+)?", re.IGNORECASE)
+_PREP = re.compile(r"^(?P<head>.+\b(?:with|to|for|in|of|at|by|from))\s+(?P<a>.+)$", re.IGNORECASE)
+
+
+def sub_questions(question: str) -> list[str]:
+    """The sides of a comparison as questions of their own: "Compare what Korea agreed with Canada and
+    with the UK" -> ["what Korea agreed with Canada", "what Korea agreed with the UK"]; [] if none."""
+    q = _VERSUS.sub(" and ", _TAIL.sub("", _LEAD_IN.sub("", " ".join(question.split()))).strip())
+    joins = list(_AND.finditer(q))
+    if not joins:
+        return []
+    a, b = q[: joins[-1].start()].strip(), q[joins[-1].end():].strip()
+    if not a or not b:
+        return []
+    m = _PREP.match(a)
+    if m and len(m.group("a").split()) <= 4:  # a shared head: "what Korea agreed with" Canada / the UK
+        return [f"{m.group('head')} {m.group('a')}", f"{m.group('head')} {b}"]
+    return [a, b]
+
+
+# --- follow-ups -------------------------------------------------------------------------------
+History = Sequence[tuple[str, str]] | Sequence[dict]
+
+# A question that leans on the conversation: opens with a connective or refers back with a pronoun.
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:and|but|also|so|then|what about|how about)\b"
+    r"|\b(?:he|she|him|his|her|hers|it|its|they|them|their|theirs|there|this one|that one|the same)\b",
+    re.IGNORECASE,
+)
+
+def is_follow_up(question: str) -> bool:
+    """Whether ``question`` needs the chat to be understood (else it is answered as if asked alone)."""
+    if _FOLLOW_UP.search(question):
+        return True
+    return not specific_terms(question) and len(content_words(question)) <= 2
+
+
+def condense(question: str, history: History | None, settings: Settings) -> str:
+    """Turn a follow-up into a standalone question using the chat history; other questions stay as asked."""
+    turns = _turns(history)
+    if not turns or not is_follow_up(question):
+        return question
+    try:
+        rewritten = _backend(settings).rewrite(condense_messages(question, turns), settings)
+    except Exception:  # condensing is best-effort; retrieval still gets the fallback below
+        rewritten = None
+    if rewritten:
+        rewritten = rewritten.strip().strip('"').splitlines()[0].strip()
+        words, asked = content_words(rewritten), content_words(question)
+        context = content_words(" ".join(q for q, _ in turns[-2:])) - asked
+        # keep the rewrite only if it stays on the question and brings in context from the chat
+        if 3 <= len(rewritten.split()) <= 60 and words & asked and words & context:
+            return rewritten
+    # Fallback: the question first, the previous one as its context (retrieval sees both).
+    return f"{question} (follow-up to: {turns[-1][0]})"
+
+
+def _turns(history: History | None) -> list[tuple[str, str]]:
+    if not history:
+        return []
+    if isinstance(history[0], dict):
+        turns, pending = [], None
+        for msg in history:
+            content = msg.get("content") if isinstance(msg.get("content"), str) else ""
+            if msg.get("role") == "user":
+                pending = content
+            elif msg.get("role") == "assistant" and pending is not None:
+                turns.append((pending, MARKER.sub("", content)))
+                pending = None
+        return turns
+    return [(str(q), MARKER.sub("", str(a or ""))) for q, a in history]
+
+
+
+def _backend(settings: Settings):
+    from ..generate.registry import get_backend
+
+    return get_backend(settings)

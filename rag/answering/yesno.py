@@ -1,0 +1,91 @@
+"""Yes / no: "Yes" when a sentence states what the question asks; "No" when a sentence about the same
+thing states something else in its place (another place, date, person or number); else decline.
+
+The evidence decides which sentences may answer (their words against the question's names and
+numbers); the backend, asked whether the sentence shows the answer is yes (or no), has the last word.
+"""
+from __future__ import annotations
+
+import logging
+
+import re
+
+from ..cite import content_words
+from ..config import Settings
+from ..evidence import specific_terms, terms_of
+from .base import Evidence, Part
+from .check import unsupported_terms
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = 4  # the best evidence sentences considered
+
+
+def answer_yes_no(question: str, evidence: list[Evidence], backend, settings: Settings) -> Part | None:
+    """"Yes — …" or "No — …" citing the sentence that shows it, or None (decline).
+
+    A sentence may say "yes" when it names everything the question names, "no" when it names the
+    question's subject but not what the question asserts of it and something else in its place; the
+    backend, asked the question of that sentence alone, must lean that way by ``check_at``."""
+    from ..generate.prompt import yes_no_messages
+
+    judge = getattr(backend, "yes_probability", None)
+    if judge is None:
+        return None  # a "yes" or "no" is never given on the evidence's words alone
+    named = specific_terms(question)
+    subject = specific_terms(f"And {subject_of(question)}")
+    best = max((e.sentence.score for e in evidence), default=0.0)
+    for i in sorted(range(len(evidence)), key=lambda i: evidence[i].sentence.score, reverse=True)[:CANDIDATES]:
+        e = evidence[i]
+        if e.sentence.score < best - settings.max_evidence_gap or e.sentence.coverage < settings.min_coverage:
+            continue
+        missing = unsupported_terms(question, [e], sentences_only=True) & named
+        may = ("Yes" if not missing else "No" if not missing & subject and missing < named
+               and _states_another(e, question, missing) else "")
+        if not may:
+            continue
+        p = judge(yes_no_messages(question, e.passage.text), settings)
+        log.debug("%s? [%s]: P(yes) %s (missing %s)", may, e.passage.chunk_id, p, sorted(missing))
+        if p is None:
+            return None
+        if (p >= settings.check_at) if may == "Yes" else (1 - p >= settings.check_at):
+            return Part(f"{may} — “{' '.join(e.passage.text.split())}”", (i,), short=may)
+    return None
+
+
+_WORDS = re.compile(r"[\w'’&.-]+")
+
+
+def subject_of(question: str) -> str:
+    """What a yes/no question is about: the words after its opening verb up to the first lower-case
+    content word that follows a content word ("Was [the Korea–UK MoU] signed in Colorado Springs?")."""
+    words = _WORDS.findall(question)[1:]
+    out, seen = [], False
+    for word in words:
+        content = bool(content_words(word))
+        if seen and content and word[:1].islower():
+            break
+        seen |= content
+        out.append(word)
+    return " ".join(out)
+
+
+def without_premise(question: str) -> str:
+    """``question`` without the names and numbers it asserts beyond its subject: what to search for
+    so that the sentence stating the real place, date or person is found too."""
+    keep = specific_terms(f"And {subject_of(question)}")
+    asserted = specific_terms(question) - keep
+    return " ".join(w for w in question.split() if not (specific_terms(f"And {w}") & asserted))
+
+
+def _states_another(e: Evidence, question: str, missing: set[str]) -> bool:
+    """The sentence names, where the question asserts ``missing``, something of the same kind: another
+    year for a year, another number for a number, another name for a name."""
+    others = specific_terms(e.passage.text) - terms_of(question)
+    if any(t[:1].isdigit() for t in missing):
+        years = {t for t in missing if _YEAR.match(t)}
+        return any(t[:1].isdigit() and bool(_YEAR.match(t)) == bool(years) for t in others)
+    return any(not t[:1].isdigit() for t in others)
+
+
+_YEAR = re.compile(r"^(?:1[5-9]|20)\d\d$")
