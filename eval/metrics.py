@@ -73,6 +73,15 @@ def has_fact(text: str, fact: str) -> bool:
     return normalize(fact) in normalize(text)
 
 
+_QUOTED = re.compile(r"\s*—\s*“[^”]*”")
+
+
+def said(text: str) -> str:
+    """What an answer says in its own words: without the sentences it quotes beside them
+    ("Oh Tae-seok [1] — “…”" says "Oh Tae-seok [1]"), so it is graded by what it says."""
+    return _QUOTED.sub("", text)
+
+
 def facts_present(text: str, facts: Sequence[str]) -> bool:
     return bool(facts) and all(has_fact(text, f) for f in facts)
 

@@ -237,7 +237,7 @@ def score_answer(row: QA, answer, index: Index | None = None) -> dict:
               "cited": cited, "timings": answer.timings}
     if not row.answerable:
         return record
-    correct = not answer.abstained and metrics.facts_present(answer.text, row.answer_facts)
+    correct = not answer.abstained and metrics.facts_present(metrics.said(answer.text), row.answer_facts)
     precision, recall = metrics.precision_recall(set(cited), set(row.doc_ids))
     supported = [any(metrics.has_fact(c.quote, f) for f in row.answer_facts) for c in answer.citations]
     passage_supported = [any(metrics.has_fact(c.text, f) for f in row.answer_facts) for c in answer.citations]

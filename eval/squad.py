@@ -68,7 +68,7 @@ def score(record: dict, question: dict) -> dict:
     """Correctness of one answer record against its gold question."""
     if not question["answerable"]:
         return {**record, "correct": record["abstained"]}
-    present = not record["abstained"] and any(metrics.has_fact(record["text"], a) for a in question["answers"])
+    present = not record["abstained"] and any(metrics.has_fact(metrics.said(record["text"]), a) for a in question["answers"])
     cited = question["paragraph"] in record["cited"]
     return {**record, "present": present, "cited_gold": cited, "correct": present and cited,
             "retrieved_gold": question["paragraph"] in record["passages"]}

@@ -43,7 +43,7 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
     question = check_question(question, settings)
     backend = get_backend(settings)  # an unreachable endpoint fails here, before any retrieval work
     query = condense(question, history, settings)
-    shape = shape_of(query)
+    shape = shape_of(query, backend, settings)
     width = max(settings.k, settings.claim_k) if shape not in ("factoid", "yesno") else settings.k + 2 * (shape == "yesno")
     queries = [query, question] if query != question else [query]
     if shape == "summary":  # "Summarize what Korea and the UK signed": search for what it is about
@@ -56,12 +56,14 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
         queries += [q for q in [without_premise(query)] if q not in queries]
     passages, relevance = _search_all(queries, idx, settings.replace(k=width))
     timings = {"retrieve": time.perf_counter() - started}
-    on_topic = relevance >= settings.min_relevance
+    on_topic = relevance >= settings.min_relevance or shape == "summary" and _names_documents(query, idx, settings)
     out: Renderer | None = None
     composed, shorts = None, []
     consulted = passages[: settings.k]
     if on_topic:
-        if shape in ("factoid", "arithmetic", "yesno"):
+        if not hasattr(backend, "chat"):  # a backend that only picks sentences (extractive): one sentence, quoted
+            parts, evidence, composed = _fact("factoid", query, question, passages, idx, settings, backend)
+        elif shape in ("factoid", "arithmetic", "yesno"):
             parts, evidence, composed = _fact(shape, query, question, passages, idx, settings, backend)
         else:
             parts, evidence = _sentences(shape, query, question, passages, idx, settings, backend)
@@ -133,6 +135,11 @@ def _sentences(shape: str, query: str, question: str, passages: list[Passage], i
         evidence = _summary_evidence(query, passages, idx, wide)
     elif len(sides) >= 2:
         evidence = _comparison_evidence(sides, idx, wide)
+    elif _COLLECTION.search(query):  # "… named in these documents": the best and most diverse sentences of many passages
+        from .answering.summary import topic_sentences
+
+        found, _ = search(query, idx, settings.replace(k=2 * settings.claim_k))
+        evidence = topic_sentences(query, found, idx, wide, n=2 * settings.claim_k)
     else:
         evidence = select_evidence(query, passages[: settings.claim_k], idx, wide)
     return stream_claims(query, shape, evidence, backend, settings, asked=question, sides=sides), evidence
@@ -151,6 +158,13 @@ def _summary_evidence(query: str, passages: list[Passage], idx, settings: Settin
     if _COLLECTION.search(query):
         return summary.collection_cards(idx, settings, budget=budget)
     return summary.topic_sentences(query, passages, idx, settings)
+
+
+def _names_documents(query: str, idx, settings: Settings) -> bool:
+    """The question asks about named documents or the whole collection (not a topic to search for)."""
+    from .answering.summary import find_documents
+
+    return bool(_COLLECTION.search(query) or find_documents(query, idx, settings))
 
 
 def _comparison_evidence(sides: list[str], idx, settings: Settings) -> list[Evidence]:

@@ -4,7 +4,7 @@
 P(none), as ``rag.answer`` does with the default settings) and stores it as JSON; ``decide``
 re-decides every stored reply under settings variants — the decline threshold, the answer check
 (its P(yes) is computed once per sentence and answer, then cached next to the capture) and the
-gates of ``rag.pipeline.answerable`` — and scores them as the eval does. A variant that changes
+gates of ``rag.answering.span.answerable`` — and scores them as the eval does. A variant that changes
 what reaches the model (evidence settings, prompt) needs a new capture.
 
 Usage (from the project root; the SQuAD tuning sample and the seeds are the tuning sets):
@@ -30,6 +30,8 @@ from eval import squad  # noqa: E402
 from eval.datasets import QA, load_seeds_qa  # noqa: E402
 from eval.runners import cached_index, score_answer  # noqa: E402
 from rag import pipeline  # noqa: E402
+from rag.answering import span  # noqa: E402
+from rag.answering.base import Evidence, select_evidence  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.evidence import Sentence  # noqa: E402
 from rag.generate.base import Declining  # noqa: E402
@@ -56,7 +58,7 @@ def capture(args, settings: Settings | None = None) -> int:
     for q in tqdm(questions, desc="capture", unit="q"):
         text = q.question if isinstance(q, QA) else q["question"]
         passages, relevance = pipeline._search_all([text], index, settings)
-        evidence = pipeline.select_evidence(text, passages, index, settings) if relevance >= settings.min_relevance else []
+        evidence = select_evidence(text, passages, index, settings) if relevance >= settings.min_relevance else []
         reply, p_none = [], None
         for piece in (backend.stream_answer(text, [e.passage for e in evidence], settings) if evidence else ()):
             if isinstance(piece, Declining):
@@ -94,12 +96,12 @@ def _decide(record: dict, settings: Settings, checks: _Checks) -> Answer:
     """The stored reply judged as ``rag.pipeline.stream_answer`` judges it."""
     text = record["question"]["question"]
     passages = [Passage(**p) for p in record["passages"]]
-    evidence = [pipeline.Evidence(Passage(**e["passage"]), Passage(**e["parent"]), Sentence(**e["sentence"]))
+    evidence = [Evidence(Passage(**e["passage"]), Passage(**e["parent"]), Sentence(**e["sentence"]))
                 for e in record["evidence"]]
-    composed = pipeline.verdict(text, record["reply"], record["p_none"], evidence, settings, checks) if evidence else None
+    composed = span.verdict(text, record["reply"], record["p_none"], evidence, settings, checks) if evidence else None
     if composed is None:
         return Answer(ABSTAIN, [], passages, abstained=True)
-    return Answer(composed[0], composed[2], passages, abstained=False, short=composed[1])
+    return Answer(composed[0], composed[2], passages, abstained=False, short=composed[1], claims=composed[3])
 
 
 def _score(kind: str, record: dict, answer: Answer, index) -> tuple[bool, bool | None]:

@@ -1,22 +1,30 @@
-"""Arithmetic over cited figures: the model writes one expression, a safe evaluator computes it.
+"""Arithmetic over cited figures: the model writes one calculation, a safe evaluator computes it.
 
-The model (a coder model) replies with one Python expression whose operands are figures it
-takes from the numbered evidence, each tagged with its sentence: ``n(2, "34,229") - n(1, "19,232")``,
-``days(d(1, "November 8th"), d(3, "November 22nd"))``. With the local model a llama.cpp grammar
+The model (a coder model) replies in Python: it names each figure it takes from the numbered
+evidence, tagged with its sentence, then writes the answer over those names::
+
+    revenue_2017 = n(3, "177,866")
+    revenue_2016 = n(3, "135,987")
+    answer = (revenue_2017 - revenue_2016) / revenue_2016
+
+(``days(d(1, "November 8th"), d(3, "November 22nd"))`` for dates). The names are substituted, so
+what is checked and computed is one expression. With the local model a llama.cpp grammar
 (``expression_grammar``) lets it write only figures and dates that occur in the sentence it
 names; a hosted model's reply is held to the same rule after the fact. Every operand is checked
 against its sentence ("34,229", "$34.2 million", "14th", "2.5%" are read as figures, not as
 strings), the expression is computed over its ``ast`` with a whitelist (never ``eval``), and the
-answer shows the calculation with each operand cited: "34,229 − 19,232 = 14,997".
+answer shows the calculation with each operand cited: "34,229 − 19,232 = 14,997". A table row
+is shown to the model with its cells labelled by the years of its header (``table_row``).
 """
 from __future__ import annotations
 
 import ast
+import copy
 import logging
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from dateutil import parser as dateparser
@@ -28,8 +36,11 @@ from .base import Evidence, Part
 
 log = logging.getLogger(__name__)
 
-MAX_TOKENS = 128  # one expression of a handful of cited operands
+MAX_TOKENS = 200  # a handful of named operands and the expression over them
 MAX_EXPRESSION_CHARS = 2000
+MAX_LINES = 12  # the operands named, then the expression over them
+GRAMMAR_LINES = 5  # operands the local model may name before it must write the answer
+MAX_NODES = 400
 MAX_EXPONENT = 10  # ``**`` only with small exponents: no number the evaluator cannot hold
 FUNCTIONS = ("abs", "round", "min", "max", "sum", "mean", "average", "days")
 
@@ -46,9 +57,12 @@ _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _WEEKDAY = r"(?:\s*\((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?\))?"
 _YEAR = r"(?:,?\s*(?:19|20)\d{2}(?!\d))?"
+# A day of the month alone counts as a date after "on the" ("announced on the 16th"), not in
+# "the 3rd ROK-US Civil Space Dialogue".
+_DAY_ALONE = r"(?:(?<=[Oo]n the )|(?<=[Bb]y the )|(?<=[Uu]ntil the ))(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th)"
 _DATE = re.compile(
     rf"\b(?:{_MONTH}\s+{_DAY}{_WEEKDAY}{_YEAR}|{_DAY}\s+(?:of\s+)?{_MONTH}{_WEEKDAY}{_YEAR}"
-    r"|(?:19|20)\d{2}[-./]\d{1,2}[-./]\d{1,2}|(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th))(?![\w-])")
+    rf"|(?:19|20)\d{{2}}[-./]\d{{1,2}}[-./]\d{{1,2}}|{_DAY_ALONE})(?![\w-])")
 _ASKS_PERCENT = re.compile(r"%|\bper ?cent|\bpercentage\b|\bgrowth rate\b", re.IGNORECASE)
 _DIGITS = {"zero": 0, "no": 0, "one": 1, "two": 2, "three": 3, "four": 4}
 _ASKS_DECIMALS = re.compile(r"\b(\d|zero|no|one|two|three|four) decimal", re.IGNORECASE)
@@ -100,8 +114,9 @@ def _scale_free(f: Figure) -> float:
 
 def find_figure(written: str, sentence: str) -> tuple[Figure, float] | None:
     """The figure of ``sentence`` that ``written`` (as the model wrote it: "34,229", "$34.2 million",
-    "-1,577", "2.5 percent") names, and the value it stands for (its sign as written); None if the
-    sentence has no such figure."""
+    "-1,577", "2.5 percent") names, and the value it stands for: negative only when written with a
+    minus, not for a statement's parentheses ("(5,207)" of capital spending is 5,207 spent: the
+    expression's own minus says how it counts); None if the sentence has no such figure."""
     wanted = figures(written)
     if len(wanted) != 1 or re.sub(r"[^\d]", "", written) != re.sub(r"[^\d]", "", wanted[0].written):
         return None
@@ -109,13 +124,13 @@ def find_figure(written: str, sentence: str) -> tuple[Figure, float] | None:
     for f in figures(sentence):
         if (math.isclose(_scale_free(f), _scale_free(w), rel_tol=1e-12) and (not w.scale or w.scale == f.scale)
                 and (not w.percent or f.percent) and (not w.currency or w.currency == f.currency)):
-            sign = -1.0 if re.match(r"\s*[-−–(]", written) else 1.0
+            sign = -1.0 if re.match(r"\s*[-−–]", written) else 1.0
             return f, sign * f.value
     return None
 
 
 def dates(text: str) -> list[str]:
-    """The dates of ``text`` as written ("November 8th (Wed.) 2023", "Nov 23,2023", "the 14th" as
+    """The dates of ``text`` as written ("November 8th (Wed.) 2023", "Nov 23,2023", "on the 14th" as
     "14th"); each has at least a day."""
     return [m.group() for m in _DATE.finditer(text) if _date_parts(m.group())[2] is not None]
 
@@ -126,7 +141,7 @@ def _date_parts(written: str) -> tuple[int | None, int | None, int | None]:
     clean = re.sub(r"\bof\b", " ", re.sub(r",(?=\d{4})", ", ", clean))
     try:
         a = dateparser.parse(clean, default=datetime(2000, 1, 1))
-        b = dateparser.parse(clean, default=datetime(2001, 2, 2))
+        b = dateparser.parse(clean, default=datetime(2004, 3, 3))  # leap years, 31-day months
     except (ValueError, OverflowError):
         return None, None, None
     return (a.year if a.year == b.year else None, a.month if a.month == b.month else None,
@@ -141,15 +156,66 @@ def parse(expression: str) -> ast.expr:
     """The expression's syntax tree, after checking that it holds only what ``evaluate`` computes:
     numbers, + - * / ** (small exponent), unary minus, parentheses, ``abs``, ``round``, ``min``,
     ``max``, ``sum``, ``mean``/``average`` (over listed operands), the operands ``n(i, "figure")``
-    and ``days(d(i, "date"), d(j, "date"))``. Anything else raises ``ExpressionError``."""
+    and ``days(d(i, "date"), d(j, "date"))``. Anything else raises ``ExpressionError``.
+
+    The expression may be written as a few lines that name its operands first
+    (``sales_2021 = n(2, "5,310")`` ... ``answer = (sales_2021 - sales_2020) / sales_2020``): each
+    name is replaced by what it names, so what is checked and computed is one expression."""
     if len(expression) > MAX_EXPRESSION_CHARS:
         raise ExpressionError("the expression is too long")
     try:
-        tree = ast.parse(expression.strip(), mode="eval").body
+        statements = ast.parse(expression.strip(), mode="exec").body
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise ExpressionError(f"not an expression: {exc}") from None
+    if not statements or len(statements) > MAX_LINES:
+        raise ExpressionError(f"one expression, or at most {MAX_LINES} lines naming its operands")
+    named: dict[str, ast.expr] = {}
+    for i, statement in enumerate(statements):
+        if isinstance(statement, ast.Expr) and i == len(statements) - 1:
+            value = statement.value
+        elif (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+              and isinstance(statement.targets[0], ast.Name)):
+            value = statement.value
+        else:
+            raise ExpressionError(f"line {i + 1} is not an expression or name = expression "
+                                  f"({ast.unparse(statement)[:40]!r})")
+        for node in ast.walk(value):
+            if not isinstance(node, _SYNTAX):
+                raise ExpressionError(f"{type(node).__name__} is not allowed in an expression "
+                                      f"({ast.unparse(node)[:40]!r})")
+        tree = _Substitute(named).visit(value)
+        if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+            raise ExpressionError("the expression is too long")
+        if isinstance(statement, ast.Assign):
+            named[statement.targets[0].id] = tree
     _check(tree)
     return tree
+
+
+# The syntax an expression may use at all (``_check`` says where): no attributes, subscripts,
+# comprehensions, lambdas, comparisons or keywords.
+_SYNTAX = (ast.BinOp, ast.UnaryOp, ast.Constant, ast.Call, ast.Name, ast.List, ast.Tuple, ast.expr_context,
+           ast.operator, ast.unaryop)
+
+
+class _Substitute(ast.NodeTransformer):
+    """Replaces each name (not a function's) by a copy of the expression it was given."""
+
+    def __init__(self, named: dict[str, ast.expr]):
+        self.named = named
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        node.args = [self.visit(a) for a in node.args]
+        node.keywords = [self.visit(k) for k in node.keywords]
+        return node
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id not in self.named:  # "Symposium_2" for "symposium_2" is a slip, not another name
+            alike = [name for name in self.named if name.lower() == node.id.lower()]
+            if len(alike) != 1:
+                raise ExpressionError(f"{node.id} is not defined")
+            node.id = alike[0]
+        return copy.deepcopy(self.named[node.id])
 
 
 def _check(node: ast.AST, inside: str = "") -> None:
@@ -165,7 +231,7 @@ def _check(node: ast.AST, inside: str = "") -> None:
             _check(item)
     elif isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else None
-        if name not in (*FUNCTIONS, "n") or node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+        if name not in (*FUNCTIONS, "n"):
             raise ExpressionError(f"{ast.unparse(node.func)[:40]}(...) is not allowed: use n(), days(d(), d()), "
                                   f"{', '.join(f for f in FUNCTIONS if f != 'days')}")
         args = node.args
@@ -176,7 +242,7 @@ def _check(node: ast.AST, inside: str = "") -> None:
         elif name == "days":
             if len(args) != 2 or not all(
                     isinstance(a, ast.Call) and isinstance(a.func, ast.Name) and a.func.id == "d" and len(a.args) == 2
-                    and not a.keywords and isinstance(a.args[0], ast.Constant) and type(a.args[0].value) is int
+                    and isinstance(a.args[0], ast.Constant) and type(a.args[0].value) is int
                     and isinstance(a.args[1], ast.Constant) and isinstance(a.args[1].value, str) for a in args):
                 raise ExpressionError('days() takes two dates: days(d(i, "date"), d(j, "date"))')
         elif name == "round":
@@ -200,6 +266,8 @@ def _check(node: ast.AST, inside: str = "") -> None:
 
 @dataclass(frozen=True)
 class Operand:
+    """A figure an expression cites, the sentence it cites it from and the value it stands for."""
+
     sentence: int  # 0-based index into the sentences
     figure: Figure
     value: float
@@ -276,12 +344,15 @@ class Calculation:
     sources: tuple[int, ...]
 
 
-def calculate(expression: str, sentences: Sequence[str], question: str = "") -> Calculation | None:
-    """Compute ``expression`` over ``sentences`` (numbered from 1 in it). None when an operand is
-    not a figure or date of the sentence it names, a bare number is not one of the question's, or
-    it divides by zero; ``ExpressionError`` when the expression is not one ``parse`` accepts."""
+def calculate(expression: str, sentences: Sequence[str], question: str = "",
+              documents: Sequence[str] = ()) -> Calculation | None:
+    """Compute ``expression`` over ``sentences`` (numbered from 1 in it; ``documents``: the
+    document each is from). None when an operand is not a figure or date of the sentence it
+    names, a bare number is not one of the question's, the days between a date and itself are
+    asked, a date without its month or year would take them from another document's, or it
+    divides by zero; ``ExpressionError`` when the expression is not one ``parse`` accepts."""
     tree = parse(expression)
-    allowed = {f.value for f in figures(question)} | ({100.0} if _ASKS_PERCENT.search(question) else set())
+    allowed = {float(c) for c in _constants(question)}
     operands: dict[int, Operand] = {}
 
     def operand(call: ast.Call) -> float:
@@ -304,6 +375,10 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "") -> 
                 raise _Rejected(f"{written!r} is not a date of sentence {number}")
             parts.append((got, number - 1))
         (a, i), (b, j) = parts
+        if a == b and i == j:
+            raise _Rejected("the days between a date and itself")
+        if documents and documents[i] != documents[j] and None in (*a, *b):
+            raise _Rejected("a date would take its month or year from another document's")
         year = _YEAR_IN.search(sentences[i] + " " + sentences[j])
         fallback = (int(year.group()) if year else date.today().year, 1)
         first = date(a[0] or b[0] or fallback[0], a[1] or b[1] or fallback[1], a[2])
@@ -314,6 +389,9 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "") -> 
             call.args = [end, start]
         return float(abs((second - first).days))
 
+    if not any(isinstance(node, ast.Call) and node.func.id in ("n", "days") for node in ast.walk(tree)):
+        log.debug("rejected %r: it cites no figure", expression)
+        return None
     for node in ast.walk(tree):
         if _is_number(node) and not _is_literal_argument(tree, node) and float(node.value) not in allowed:
             log.debug("rejected %r: %s is not a number of the question", expression, node.value)
@@ -413,8 +491,8 @@ def _render(node: ast.AST, operands: dict[int, Operand]) -> str:
             return (f"({total}) ÷ {len(items)}", 2) if name != "sum" and len(items) > 1 else (total, 1)
         if name == "abs":
             return f"|{shown[0]}|", 9
-        if name == "round":
-            return f"{shown[0]} rounded", 1
+        if name == "round":  # the result is shown rounded
+            return show(items[0])
         return f"{'the smaller' if name == 'min' else 'the larger'} of {', '.join(shown[:-1])} and {shown[-1]}", 9
 
     return show(node)[0]
@@ -437,8 +515,11 @@ def _format_result(tree: ast.AST, value: float, operands: dict[int, Operand], qu
     percent = _has(tree, ast.Div) and bool(_ASKS_PERCENT.search(question))
     currency, unit, shown = "", "", value
     if percent:
-        scaled = (isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Mult)  # the model wrote ... * 100
-                  and any(isinstance(s, ast.Constant) and s.value == 100 for s in (tree.left, tree.right)))
+        top = tree
+        while isinstance(top, ast.Call) and top.func.id == "round":
+            top = top.args[0]
+        scaled = (isinstance(top, ast.BinOp) and isinstance(top.op, ast.Mult)  # the model wrote ... * 100
+                  and any(isinstance(s, ast.Constant) and s.value == 100 for s in (top.left, top.right)))
         shown, unit = (value if scaled else value * 100), "%"
     elif not ratio and len({(f.currency, f.scale, f.percent) for f in figs}) == 1:
         currency, scale, pct = figs[0].currency, figs[0].scale, figs[0].percent
@@ -462,12 +543,20 @@ def _format_result(tree: ast.AST, value: float, operands: dict[int, Operand], qu
     return f"{sign}{currency}{text}{unit}"
 
 
+def _constants(question: str) -> list[str]:
+    """The bare numbers an expression may hold besides cited figures: the question's own (not its
+    years), 2 (the average of two) and, for a percentage, 100."""
+    found = {f.written.rstrip("%").replace(",", "") for f in figures(question)
+             if not f.ordinal and not _YEAR_IN.fullmatch(f.written)}
+    return sorted(found | {"2"} | ({"100"} if _ASKS_PERCENT.search(question) else set()), key=float)
+
+
 def expression_grammar(sentences: Sequence[str], question: str = "") -> str | None:
-    """A llama.cpp grammar (GBNF) for an expression over the figures and dates of ``sentences``:
-    ``n(i, "figure")`` only with a figure of sentence i (a year only when the question asks about
-    years), ``d(i, "date")`` only with a date of it, bare numbers only the question's own (365 in
-    "365 * ..."), at most two levels of parentheses and a few terms each (no runaway reply), or
-    ``none``; None when the sentences hold no figure."""
+    """A llama.cpp grammar (GBNF) for a few lines naming operands, then ``answer = `` an expression,
+    over the figures and dates of ``sentences``: ``n(i, "figure")`` only with a figure of sentence i
+    (a year only when the question asks about years), ``d(i, "date")`` only with a date of it, bare
+    numbers only ``_constants``, at most two levels of parentheses and a few terms each (no runaway
+    reply); or ``none``. None when the sentences hold no figure."""
     years = bool(re.search(r"\byears?\b", question, re.IGNORECASE))
     rules: dict[str, str] = {}
     refs, date_refs = [], []
@@ -490,29 +579,51 @@ def expression_grammar(sentences: Sequence[str], question: str = "") -> str | No
         atoms.append('"days(" date ", " date ")"')
         rules["date"] = '"d(" dref ")"'
         rules["dref"] = " | ".join(date_refs)
-    constants = sorted({f.written.rstrip("%").replace(",", "") for f in figures(question)
-                        if not f.ordinal and not _YEAR_IN.fullmatch(f.written)})
-    atoms += [_literal(c) for c in constants]
-    head = {"root": f'"{NONE}" | expr0', "atom": " | ".join(atoms), "add": '" + " | " - "', "mul": '" * " | " / "',
+    atoms += [_literal(c) for c in _constants(question)]
+    if date_refs:
+        atoms.append('"days(" name ", " name ")"')
+    atoms.append("name")
+    head = {"root": f'"{NONE}" | (line "\\n"){{0,{GRAMMAR_LINES}}} "answer = " expr0',
+            "line": 'name " = " (expr0' + (' | "d(" dref ")")' if date_refs else ")"),
+            "name": "[a-z] [a-z0-9_]{0,30}",
+            "atom": " | ".join(atoms), "add": '" + " | " - "', "mul": '" * " | " / "',
             "many": '"sum" | "mean" | "min" | "max"'}
     for level in range(3):
         inner = f"expr{level + 1}"
         nested = (f' | "(" {inner} ")" | "abs(" {inner} ")" | many "(" {inner} (", " {inner}){{1,5}} ")"'
-                  if level < 2 else "")
+                  f' | "round(" {inner} ", " [0-4] ")"' if level < 2 else "")
         head[f"expr{level}"] = f"term{level} (add term{level}){{0,4}}"
         head[f"term{level}"] = f"factor{level} (mul factor{level}){{0,3}}"
         head[f"factor{level}"] = f'"-"? (atom{nested})'
     return "\n".join(f"{name} ::= {body}" for name, body in {**head, **rules}.items())
 
 
-def _reply_expression(reply: str) -> str:
-    """The expression in a model's reply (a hosted model may fence it or add a line)."""
-    text = re.sub(r"```(?:python)?", "", reply).strip().strip("`").strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith(("n(", "d(", "days(", "(", "-", "abs(", "sum(", "mean(", "min(", "max(", "round(")):
-            return line
-    return lines[-1] if lines else ""
+def _reply_program(reply: str) -> str:
+    """The expression (or the lines naming its operands) in a model's reply; a hosted model may fence
+    it in Markdown."""
+    fenced = re.search(r"```(?:python)?\s*\n?(.*?)```", reply, re.DOTALL)
+    return (fenced.group(1) if fenced else reply).strip()
+
+
+_CELL = r"(?:[$€£¥₩]\s?)?\(?-?\d[\d,]*(?:\.\d+)?\)?(?:\s?%)?|[—–-]"
+_ROW_TAIL = re.compile(rf"(?:\s+(?:{_CELL}))+\s*$")
+
+
+def table_row(e: Evidence) -> str:
+    """The evidence sentence as the model reads it: a table row ("Total net sales 107,006 135,987
+    177,866") with its cells labelled by the years of the nearest header above it in its passage
+    ("Total net sales — 2015: 107,006; 2016: 135,987; 2017: 177,866"); other sentences as they are."""
+    text = e.passage.text
+    tail = _ROW_TAIL.search(text)
+    cells = re.findall(_CELL, tail.group()) if tail else []
+    if len(cells) < 2 or not text[:tail.start()].strip() or all(_YEAR_IN.fullmatch(c) for c in cells):
+        return text
+    for line in reversed(e.parent.text[:e.sentence.start].splitlines()[-12:]):
+        found = figures(line)
+        years = [f.written for f in found if _YEAR_IN.fullmatch(f.written)]
+        if len(years) >= len(cells) and all(_YEAR_IN.fullmatch(f.written) or f.value <= 31 for f in found):
+            return f"{text[:tail.start()].rstrip()} — " + "; ".join(f"{y}: {c}" for y, c in zip(years, cells))
+    return text
 
 
 def solve(question: str, evidence: Sequence[Evidence], backend, settings: Settings) -> list[Part] | None:
@@ -527,15 +638,15 @@ def solve(question: str, evidence: Sequence[Evidence], backend, settings: Settin
     if grammar is None:
         return None
     budget = int(min(backend.context_window, settings.n_ctx) * backend.prompt_share) - MAX_TOKENS
-    messages = arithmetic_messages(question, [e.passage for e in evidence], budget)
+    messages = arithmetic_messages(question, [replace(e.passage, text=table_row(e)) for e in evidence], budget)
     options = {"grammar": grammar} if getattr(backend, "takes_grammar", False) else {}
     reply = "".join(p for p in backend.chat(messages, settings, MAX_TOKENS, **options) if not isinstance(p, Declining))
-    expression = _reply_expression(reply)
+    expression = _reply_program(reply)
     log.debug("arithmetic reply %r -> %r", reply, expression)
     if not expression or expression.strip().lower().rstrip(".") == NONE:
         return None
     try:
-        calculation = calculate(expression, sentences, question)
+        calculation = calculate(expression, sentences, question, [e.passage.doc_id for e in evidence])
     except ExpressionError as exc:
         log.debug("arithmetic expression %r refused: %s", expression, exc)
         return None

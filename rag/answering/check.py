@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..cite import content_words
+from ..cite import MARKER, content_words
 from ..config import Settings
 from ..evidence import aliases, specific_terms, terms_of
 from .base import Evidence
@@ -35,7 +35,9 @@ def unsupported_terms(text: str, cited: Sequence[Evidence], sentences_only: bool
     seen: set[str] = set()
     for e in cited:
         seen |= terms_of(e.passage.text if sentences_only else e.parent.text) | terms_of(e.parent.title)
+    seen |= {part for t in seen if "-" in t for part in content_words(t.replace("-", " "))}  # "Korea-United" says "Korea"
     # the first word of a sentence is a name only if it is one elsewhere too; "Korea-Canada" is two names
+    text = MARKER.sub("", text)
     words = specific_terms(f"And {text}")
     parts = {t: content_words(t.replace("-", " ")) or {t} if "-" in t else {t} for t in words}
     others = aliases(set().union(*parts.values()), text.replace("-", " ")) if parts else {}

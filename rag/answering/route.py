@@ -48,20 +48,23 @@ _LIST = re.compile(
 # "Which <adjectives> <plural noun> were/are …": a list; "Which <singular noun> …": one fact.
 _WHICH_PLURAL = re.compile(r"^\s*(?:which|what)\s+((?:[\w'’-]+\s+){0,4}?)([a-z]+(?:ies|es|s))\s+(?:were|are|have|do|does|did|will)\b",
                            re.IGNORECASE)
+# "What/Which" and a plural noun among its first words: a list, or one fact about several things
+_MAYBE_LIST = re.compile(r"^\s*(?:which|what)\s+((?:[\w'’-]+\s+){0,3})", re.IGNORECASE)
 _NOT_PLURAL = frozenset("is was has does this its us news his status process address business class series "
                         "analysis basis campus bus gas".split())
 
 
-def route(question: str, history=None) -> str:
+def route(question: str, history=None, backend=None, settings: Settings | None = None) -> str:
     """The shape of ``question`` (one of ``SHAPES``); ``followup`` when it leans on ``history``."""
     if history:
         if is_follow_up(question):
             return "followup"
-    return shape_of(question)
+    return shape_of(question, backend, settings)
 
 
-def shape_of(question: str) -> str:
-    """The shape of a standalone question, by rules."""
+def shape_of(question: str, backend=None, settings: Settings | None = None) -> str:
+    """The shape of a standalone question, by rules; where they cannot tell a list from one fact
+    ("What areas…", "Which partners…"), ``backend``'s one-token choice, if it can weigh one."""
     q = " ".join(question.split())
     if _SUMMARY.search(q):
         return "summary"
@@ -75,7 +78,19 @@ def shape_of(question: str) -> str:
         return "explanation"
     if _LIST.search(q) or _plural_which(q):
         return "list"
+    if _maybe_list(q) and backend is not None and getattr(backend, "yes_probability", None):
+        from ..generate.prompt import list_question_messages
+
+        p = backend.yes_probability(list_question_messages(q), settings)
+        if p is not None and p >= 0.5:
+            return "list"
     return "factoid"
+
+
+def _maybe_list(q: str) -> bool:
+    m = _MAYBE_LIST.match(q)
+    return bool(m) and any(len(w) > 3 and w.endswith("s") and not w.endswith("ss") and w not in _NOT_PLURAL
+                           for w in m.group(1).lower().split())
 
 
 def _plural_which(q: str) -> bool:

@@ -22,10 +22,10 @@ CSS = """
 .rag-claim { display: block; border-radius: 4px; padding: 1px 3px; margin: 0 -3px 0.25em; cursor: pointer; }
 .rag-claim:hover, .rag-claim.rag-lit { background: rgba(253, 230, 138, 0.45); }
 .rag-abstain { color: #92400e; }
-.rag-closest { display: block; margin-top: 0.5em; padding: 0.4em 0.6em; border: 1px dashed #b45309; border-radius: 6px; font-size: 0.92em; color: var(--body-text-color-subdued); }
+.rag-closest { display: block; margin-top: 0.5em; padding: 0.4em 0.6em; border: 1px dashed #b45309; border-radius: 6px; font-size: 0.92em; }
 .rag-near-item { display: block; margin-top: 0.25em; }
 .rag-not-answer { display: inline-block; font-weight: 700; font-size: 0.8em; text-transform: uppercase; letter-spacing: 0.04em; color: #92400e; border: 1px solid #b45309; border-radius: 4px; padding: 0 4px; margin-right: 0.3em; }
-.rag-closest-head { margin: 0.6em 0 0.2em; color: var(--body-text-color-subdued); }
+.rag-closest-head { margin: 0.6em 0 0.2em; }
 .rag-near-source { border-style: dashed; }
 .rag-error { color: #b91c1c; }
 .rag-empty { color: var(--body-text-color-subdued); }
