@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -408,6 +409,19 @@ def test_the_local_model_counts_the_days_between_the_14th_and_the_16th(local):
     parts = solve(question, evidence, local, Settings.from_env(backend="local"))
     assert parts and parts[0].short == "2 days" and parts[0].sources == (1,), parts
     assert parts[0].text == "16th − 14th = 2 days"
+
+
+@pytest.mark.slow
+def test_a_calculation_mixing_documents_is_asked_again_over_the_best_document(local):
+    """With another document's sentence among the evidence (as the pipeline selects it), the model
+    took the UK MoU's "November 22nd" for KASA's announcement: refused, then asked over KASA's
+    document alone."""
+    question, source, wanted, value = CASES[0]
+    evidence = case_evidence(source, wanted)
+    evidence[1] = replace(evidence[1], sentence=replace(evidence[1].sentence, score=0.9))  # the best sentence
+    evidence += evidence_of(seed("003"), ["announced the signing of"], doc="003")
+    parts = solve(question, evidence, local, Settings.from_env(backend="local"))
+    assert parts and parts[0].short == "2 days" and parts[0].sources == (1,), parts
 
 
 @pytest.mark.slow

@@ -630,26 +630,40 @@ def solve(question: str, evidence: Sequence[Evidence], backend, settings: Settin
     """The answer to an arithmetic ``question`` as one checked calculation over ``evidence``
     (numbered 1..n as the model sees it): ``[Part("34,229 − 19,232 = 14,997", (1, 0), "14,997")]``;
     None when the model declines, or its expression cites a figure its sentence does not hold,
-    divides by zero or is not a plain calculation."""
+    divides by zero or is not a plain calculation. A calculation refused over the evidence of
+    several documents is asked once more over the best sentence's document alone."""
     if not evidence or not hasattr(backend, "chat"):
         return None
+    parts, refused = _attempt(question, evidence, backend, settings)
+    if parts is None and refused and len({e.passage.doc_id for e in evidence}) > 1:
+        best = max(evidence, key=lambda e: e.sentence.score).passage.doc_id
+        kept = [i for i, e in enumerate(evidence) if e.passage.doc_id == best]
+        parts, _ = _attempt(question, [evidence[i] for i in kept], backend, settings)
+        parts = parts and [replace(p, sources=tuple(kept[s] for s in p.sources)) for p in parts]
+    return parts
+
+
+def _attempt(question: str, evidence: Sequence[Evidence], backend,
+             settings: Settings) -> tuple[list[Part] | None, bool]:
+    """``(parts, refused)``: the checked calculation, or None and whether a reply was refused
+    (rather than declined by the model or impossible for want of figures)."""
     sentences = [e.passage.text for e in evidence]
     grammar = expression_grammar(sentences, question)
     if grammar is None:
-        return None
+        return None, False
     budget = int(min(backend.context_window, settings.n_ctx) * backend.prompt_share) - MAX_TOKENS
     messages = arithmetic_messages(question, [replace(e.passage, text=table_row(e)) for e in evidence], budget)
     options = {"grammar": grammar} if getattr(backend, "takes_grammar", False) else {}
     reply = "".join(p for p in backend.chat(messages, settings, MAX_TOKENS, **options) if not isinstance(p, Declining))
     expression = _reply_program(reply)
-    log.debug("arithmetic reply %r -> %r", reply, expression)
+    log.debug("arithmetic reply %r", reply)
     if not expression or expression.strip().lower().rstrip(".") == NONE:
-        return None
+        return None, False
     try:
         calculation = calculate(expression, sentences, question, [e.passage.doc_id for e in evidence])
     except ExpressionError as exc:
         log.debug("arithmetic expression %r refused: %s", expression, exc)
-        return None
+        return None, True
     if calculation is None:
-        return None
-    return [Part(calculation.text, calculation.sources, calculation.result)]
+        return None, True
+    return [Part(calculation.text, calculation.sources, calculation.result)], False
