@@ -110,7 +110,7 @@ def _fact(shape: str, query: str, question: str, passages: list[Passage], idx, s
 
         evidence = select_evidence(query, passages, idx, settings.replace(evidence_tokens=settings.claim_evidence_tokens))
         parts = solve(question, evidence, backend, settings) if evidence else None
-        if parts:
+        if parts and _in_asked_unit(question, parts):
             return parts, evidence, None
     evidence = select_evidence(query, top, idx, settings)
     composed = None
@@ -121,6 +121,17 @@ def _fact(shape: str, query: str, question: str, passages: list[Passage], idx, s
     if composed is not None or not settings.factoid_claims:
         return [], evidence, composed
     return _sentences("factoid", query, question, passages, idx, settings, backend) + (None,)
+
+
+_UNIT = re.compile(r"\bhow (?:many|long)\s+(?:\w+\s+)?(days|weeks|months|years|hours|minutes)\b", re.IGNORECASE)
+
+
+def _in_asked_unit(question: str, parts: list[Part]) -> bool:
+    """A calculation answers in the unit the question asks for ("how many years" is not "2 days")."""
+    m = _UNIT.search(question)
+    units = ("days", "weeks", "months", "years", "hours", "minutes")
+    said = [u for u in units if any(u[:-1] in p.text.lower() for p in parts)]
+    return not m or not said or m.group(1).lower() in said
 
 
 def _sentences(shape: str, query: str, question: str, passages: list[Passage], idx, settings: Settings, backend):
