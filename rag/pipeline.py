@@ -61,8 +61,10 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
     composed, shorts = None, []
     consulted = passages[: settings.k]
     if on_topic:
-        if not hasattr(backend, "chat"):  # a backend that only picks sentences (extractive): one sentence, quoted
-            parts, evidence, composed = _fact("factoid", query, question, passages, idx, settings, backend)
+        if not hasattr(backend, "chat"):  # a backend that only picks sentences (extractive): one sentence, quoted;
+            # it cannot weigh a yes or a no, so a yes/no question is declined (with the closest passages)
+            parts, evidence, composed = _fact("yesno" if shape == "yesno" else "factoid", query, question, passages,
+                                              idx, settings, backend)
         elif shape in ("factoid", "arithmetic", "yesno"):
             parts, evidence, composed = _fact(shape, query, question, passages, idx, settings, backend)
         else:
