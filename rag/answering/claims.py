@@ -95,9 +95,18 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
     chat = getattr(backend, "chat", None)
     if chat is None or not evidence:
         return
-    budget = int(min(getattr(backend, "context_window", settings.n_ctx), settings.n_ctx) * 0.9) - settings.claim_tokens
+    # the prompt budget as ChatBackend.stream_answer reckons it (the share of the window the prompt may fill)
+    budget = int(min(backend.context_window, settings.n_ctx) * backend.prompt_share) - settings.claim_tokens
     messages = build_messages(question, shape, evidence, budget, sides)
     raw, kept = "", []
+
+    def checked(done: list[tuple[str, list[int]]]) -> Iterator[Part]:
+        """The sentences of ``done`` not seen before that pass their check."""
+        for text, numbers in done[len(kept):]:
+            kept.append(text)
+            if (part := _checked(asked or question, shape, text, numbers, evidence, backend, settings, kept)) is not None:
+                yield part
+
     with closing(chat(messages, settings, settings.claim_tokens)) as pieces:
         for piece in pieces:
             if isinstance(piece, Declining):
@@ -106,17 +115,9 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
             if raw.strip().lower().startswith(NONE) or is_abstention(raw):
                 log.debug("declined: %r", raw)
                 return
-            done, rest = split_claims(raw)
-            for text, numbers in done[len(kept):]:
-                kept.append(text)
-                if (part := _checked(asked or question, shape, text, numbers, evidence, backend, settings, kept)) is not None:
-                    yield part
+            yield from checked(split_claims(raw)[0])
     log.debug("reply %r", raw)
-    done, _ = split_claims(raw, final=True)
-    for text, numbers in done[len(kept):]:
-        kept.append(text)
-        if (part := _checked(asked or question, shape, text, numbers, evidence, backend, settings, kept)) is not None:
-            yield part
+    yield from checked(split_claims(raw, final=True)[0])
 
 
 def _checked(question: str, shape: str, text: str, numbers: list[int], evidence: list[Evidence], backend,
