@@ -292,10 +292,58 @@ def cmd_serve(args) -> int:
     if message := busy_port(host, port):  # before the index is prepared or a model loaded
         print(f"error: {message}", file=sys.stderr)
         return 2
+    if args.workers > 1:
+        return serve_workers(settings, host, port, args.workers)
     from .ui import main as serve
 
     serve(host=host, port=port, settings=settings)
     return 0
+
+
+def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int:
+    """``workers`` uvicorn processes serving the HTTP API (``/v1``) on one port, over one PostgreSQL
+    store; their answers wait in one line kept in the database (``rag.store.postgres.SharedLine``).
+    The chat UI keeps each visitor's state in its process, so it is served by a single-worker
+    ``rag serve`` (on the same store, in the same line)."""
+    from .api import RefusedToStart, api_key_for
+    from .store import is_postgres
+    from .ui.serve import prepare_index
+
+    if not is_postgres(settings.store):
+        print("error: --workers needs a PostgreSQL store (RAG_STORE or --store postgresql://…): the workers "
+              "share its index and the line of questions waiting for the LLM", file=sys.stderr)
+        return 2
+    try:
+        key = api_key_for(host)
+    except RefusedToStart as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    prepare_index(settings)
+    defaults = Settings.from_env()
+    os.environ.update({f"RAG_{f.name.upper()}": str(getattr(settings, f.name)) for f in fields(Settings)
+                       if getattr(settings, f.name) != getattr(defaults, f.name)})  # what the options changed
+    os.environ.update(RAG_HOST=host, RAG_PORT=str(port))
+    import uvicorn
+
+    print(f"Serving the API on http://{host}:{port}/v1 with {workers} workers" + (" (API key required)" if key else "")
+          + f"; answers by {settings.backend}" + (f" at {settings.openai_base_url}" if settings.backend == "openai" else ""),
+          file=sys.stderr, flush=True)
+    uvicorn.run("rag.cli:api_worker", factory=True, host=host, port=port, workers=workers, log_level="warning",
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+def api_worker():
+    """The app of one ``rag serve --workers`` process (uvicorn imports it by name): the HTTP API
+    behind its key and body limits, with the settings the parent put in the environment; the
+    embedder and the answer backend load once it listens."""
+    from . import api
+    from .ui.serve import _warm_up
+
+    settings = Settings.from_env()
+    key = api.api_key_for(settings.host)
+    _warm_up(settings, settings.host, settings.port)
+    return api.Guard(api.create_app(settings, key), key, api.is_v1, api.upload_limit)
 
 
 def cmd_mcp(args) -> int:
@@ -369,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="start the chat UI and the HTTP API (/v1, OpenAI-compatible)")
     p.add_argument("--host", help="interface to listen on (default: $RAG_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: $RAG_PORT or 7860)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes serving the HTTP API on the port (default 1: the API and the chat UI); more need "
+                        "a PostgreSQL store, and serve the API only (docs/scaling.md)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("mcp", parents=[common], help="serve the documents to AI agents over MCP (stdio or HTTP)")

@@ -77,6 +77,7 @@ class Settings:
     claim_k: int = 5  # passages their evidence is drawn from
     claim_evidence_tokens: int = 450  # evidence tokens they read
     claim_tokens: int = 200  # tokens they may write
+    claim_copied: float = 0.85  # a sentence whose words come, in order, this much from what it cites needs no model check
     claim_meaning: float = 0.25  # cosine an answer sentence must reach with a sentence it cites
     factoid_claims: int = 1  # 1: a fact the short-answer path declined is asked again as sentences over claim evidence, each checked
     max_question_chars: int = 2000  # longer questions are refused with a message (rag.config.check_question)

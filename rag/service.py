@@ -29,8 +29,8 @@ PARTIAL = ".part"  # an upload being copied: hidden (.name.part) so no ingest ev
 CANCELLED = "cancelled before it was indexed; the index is unchanged"
 # Answers produced at once per backend; the others wait in line. The local model answers one
 # question at a time (llama.cpp, one slot) and the extractive backend is CPU-bound on the same
-# cores; a hosted server (vLLM, llama.cpp's with --parallel) answers several at once.
-SLOTS = {"openai": 4}
+# cores; a hosted server (vLLM, llama.cpp's with --parallel) answers several at once: RAG_LLM_SLOTS.
+SLOTS = {"openai": int(os.environ.get("RAG_LLM_SLOTS") or 4)}
 POLL = 0.5  # seconds between looks at a waiting answer's place in line
 
 
@@ -311,10 +311,20 @@ class App:
 
     # answering
     def queue(self, backend: str) -> AnswerQueue:
-        """The line answers by ``backend`` wait in (one answer at a time unless ``SLOTS`` says more)."""
+        """The line answers by ``backend`` wait in (one answer at a time unless ``SLOTS`` says more).
+        With a PostgreSQL store, the line for a shared LLM server (``openai``) is kept in the database,
+        so every server and worker on the store waits in one line (``rag.store.postgres.SharedLine``)."""
+        from .store import is_postgres
+
         with self._queues_lock:
             if backend not in self._queues:
-                self._queues[backend] = AnswerQueue(SLOTS.get(backend, 1))
+                if backend == "openai" and is_postgres(self.settings.store):
+                    from .store.postgres import SharedLine
+
+                    self._queues[backend] = SharedLine(self.settings.store, f"openai {self.settings.openai_base_url}",
+                                                       SLOTS[backend])
+                else:
+                    self._queues[backend] = AnswerQueue(SLOTS.get(backend, 1))
             return self._queues[backend]
 
     def stream(self, question: str, history: Sequence = (), settings: Settings | None = None,

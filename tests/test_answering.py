@@ -6,7 +6,7 @@ import pytest
 
 import rag
 from rag.answering.base import Evidence, Part, render
-from rag.answering.check import unsupported_terms
+from rag.answering.check import copied, unsupported_terms
 from rag.answering.claims import split_claims
 from rag.answering.route import route, shape_of, sub_questions
 from rag.answering.yesno import subject_of, without_premise
@@ -60,6 +60,16 @@ def test_a_follow_up_is_routed_as_one_only_with_a_history():
     ("What are the differences between the Canada MOU and the UK MoU?", ["the Canada MOU", "the UK MoU"]),
     ("How did the Canada MOU differ from the UK MoU?", ["the Canada MOU", "the UK MoU"]),
     ("Compare the symposium", []),
+    ("Compare how Paul Baran and Donald Davies developed packet switching.",
+     ["how Paul Baran developed packet switching", "how Donald Davies developed packet switching"]),
+    ("How did Daejeon's meeting with Quebec differ from KASA's meeting with the Canadian Space Agency?",
+     ["Daejeon's meeting with Quebec", "KASA's meeting with the Canadian Space Agency"]),
+    ("How did the embargo's effect on the Netherlands differ from its effect on France?",
+     ["the embargo's effect on the Netherlands", "the embargo's effect on France"]),
+    ("Compare connectionless and connection-oriented transmission.",
+     ["connectionless transmission", "connection-oriented transmission"]),
+    ("Compare the ROK-US Symposium with the Korea-Emerging Space Countries Symposium.",
+     ["the ROK-US Symposium", "the Korea-Emerging Space Countries Symposium"]),
 ])
 def test_a_comparison_is_split_into_its_sides(question, sides):
     assert sub_questions(question) == sides
@@ -87,6 +97,23 @@ def test_a_claim_may_name_only_what_it_cites():
     assert unsupported_terms("The MOU was signed on the 15th", [e]) == {"15"}
     assert not unsupported_terms("The Korea-Canada MOU was signed on the 14th", [_evidence(
         "Korea and Canada signed the MOU on the 14th.")])
+
+
+def test_a_sentence_copied_from_what_it_cites_is_recognised_and_a_negation_is_not():
+    e = _evidence("The Symposium attended by major US government agencies, including the Department of State.")
+    assert copied("The Symposium was attended by major US government agencies, including the Department of State", [e]) > 0.9
+    assert copied("The Symposium was not attended by major US government agencies", [e]) == 0.0
+    assert copied("US agencies sent the Department of State to the Symposium", [e]) < 0.85  # words reordered
+
+
+def test_a_sentence_cited_to_the_wrong_number_is_cited_to_the_sentence_that_states_it():
+    from rag.answering.claims import _checked
+    from rag.config import Settings
+
+    evidence = [_evidence("The UK, Germany and Norway banned driving on Sundays."), _evidence("Sweden rationed gasoline.")]
+    part = _checked("Which countries banned driving on Sundays?", "list", "The UK, Germany and Norway banned driving on Sundays",
+                    [2], evidence, None, Settings(), ["x"])
+    assert part is not None and part.sources == (0,)
 
 
 def test_checked_parts_are_numbered_by_first_use():

@@ -230,3 +230,140 @@ def test_the_ui_lists_and_answers_from_postgres(pg_seeds, tmp_path):
     assert len(docs) == 4 and set(origins) == {d.doc_id for d in docs} and all(d.text for d in docs)
     reply = Chat(app).ask(QUESTION)
     assert "Oh Tae-seok" in reply["text"] and reply["citations"], reply
+
+
+# --- lexical search: index candidates, exact BM25 -----------------------------------------------
+LEXICAL_QUERIES = [
+    "Who signed the space MoU with the Canadian Space Agency?", "Where was the 41st Space Symposium held?",
+    "What did Daejeon discuss with Quebec?", "Mayfield Hotel symposium", "low earth orbit satellites",
+    "Korea AeroSpace Administration administrator bilateral meeting", "space agency cooperation", "the city",
+]
+
+
+def _lexical_corpus(n: int = 1500, seed: int = 5):
+    """``n`` one-chunk documents of 20-80 words drawn from the seeds' words at their own frequencies:
+    a fixed corpus where the seeds' common words are common and their rare words rare."""
+    import re
+
+    words = re.findall(r"[A-Za-z]{3,}", " ".join(p.read_text() for p in sorted(SEEDS.glob("*.txt"))).lower())
+    vocab, counts = np.unique(words, return_counts=True)
+    rng = np.random.default_rng(seed)
+    docs, chunks = {}, []
+    for i in range(n):
+        text = " ".join(rng.choice(vocab, size=int(rng.integers(20, 80)), p=counts / counts.sum()))
+        doc = Document(f"lex/{i}", f"{i}.txt", "", text, f"hlex{i}")
+        docs[doc.doc_id] = doc
+        chunks.append(Chunk(f"{doc.doc_id}#0", doc.doc_id, doc.source, "", text, 0, len(text)))
+    vectors = rng.standard_normal((n, DIM))
+    return docs, chunks, (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def lexical_pair(pg_url, tmp_path_factory):
+    """The fixed corpus as a folder index (in memory) and as the PostgreSQL collection ``lexical``."""
+    settings = Settings.from_env(index_dir=tmp_path_factory.mktemp("lexical") / "index", collection="lexical")
+    docs, chunks, vectors = _lexical_corpus()
+    _fill(settings, pg_url, docs, chunks, vectors)
+    local = Index(Index.make_config(settings, DIM), docs, chunks, vectors)
+    return local, open_store(settings.replace(store=pg_url))
+
+
+def _ranked(store, lexical, rows) -> list[tuple[str, float]]:
+    return [(c.chunk_id, float(s)) for c, s in zip(store.chunks_of(rows), lexical.scores(rows))]
+
+
+def _same_ranking(ours: list[tuple[str, float]], theirs: list[tuple[str, float]]) -> None:
+    """Equal scores, best first, and the same chunks at each score (ties may be broken differently)."""
+    assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], rel=1e-5)
+    cut = ours[-1][1] + 1e-6  # chunks tied with the last one may be cut differently
+    assert sorted((round(s, 4), c) for c, s in ours if s > cut) == sorted((round(s, 4), c) for c, s in theirs if s > cut)
+
+
+def test_indexed_lexical_search_ranks_as_the_folder_index(lexical_pair):
+    """Candidates from the GIN index on the rarest terms, capped, then exact BM25: the same top as
+    bm25s over every chunk, on a corpus where the cap leaves common terms out of the probe."""
+    local, pg = lexical_pair
+    capped = certified = 0
+    try:
+        for cap in (0, 40):  # 0: every chunk holding a query term; 40: at least 10 n = 200 of 1,500 chunks
+            pg.lexical_candidates = cap
+            for query in LEXICAL_QUERIES:
+                lex_pg, lex_local = pg.lexical(query), local.lexical(query)
+                ours, theirs = lex_pg.top(20), lex_local.top(20)
+                assert len(ours) == len(theirs) == 20, query
+                _same_ranking(_ranked(pg, lex_pg, ours), _ranked(local, lex_local, theirs))
+                singles, pairs = lex_pg.probe(20)
+                if cap and len(singles) < len(lex_pg.terms):
+                    capped += 1
+                    certified += bool(lex_pg.exact)
+                    held = {t for c in pg.chunks_of(ours) for t in chunk_terms([c])[0][0]}
+                    assert held & set(singles or pairs[0])  # what the probe found
+        assert capped >= 4 and certified >= 2, (capped, certified)
+    finally:
+        pg.lexical_candidates = type(pg).lexical_candidates
+
+
+def test_lexical_search_of_a_collection_returns_k_among_a_bigger_one(lexical_pair, pg_url, tmp_settings):
+    """One GIN index holds every collection: a small collection whose chunks share every term with
+    a big one still gets its own k best, and only its own."""
+    local, big = lexical_pair
+    settings = tmp_settings.replace(collection="lexical-small")
+    docs, chunks, vectors = _lexical_corpus(25, seed=9)
+    docs = {f"small/{k}": Document(f"small/{k}", d.source, d.title, d.text, d.hash + "s") for k, d in docs.items()}
+    chunks = [Chunk(f"small/{c.chunk_id}", f"small/{c.doc_id}", c.source, "", c.text, c.start, c.end) for c in chunks]
+    _fill(settings, pg_url, docs, chunks, vectors)
+    small = open_store(settings.replace(store=pg_url))
+    alone = Index(Index.make_config(settings, DIM), docs, chunks, vectors)  # the small collection as a folder index
+    small.lexical_candidates = big.lexical_candidates = 1  # the smallest probe: 10 k chunks
+    try:
+        for query in ("space agency cooperation", "Korea Canada space agency administrator"):
+            lex = small.lexical(query)
+            rows = lex.top(10)
+            assert len(rows) == 10 and {c.doc_id.split("/")[0] for c in small.chunks_of(rows)} == {"small"}
+            _same_ranking(_ranked(small, lex, rows), _ranked(alone, alone.lexical(query), alone.lexical(query).top(10)))
+            assert len(big.lexical(query).top(10)) == 10
+    finally:
+        small.lexical_candidates = big.lexical_candidates = type(big).lexical_candidates
+
+
+def test_a_query_of_common_words_only_probes_pairs_of_them(lexical_pair):
+    """When even the rarest query term is commoner than the budget, the candidates are the chunks
+    holding two of the rarest terms together, still scored exactly."""
+    local, pg = lexical_pair
+    pg.lexical_candidates = 1
+    try:
+        lex = pg.lexical("space agency korea canada")
+        assert all(lex.df[t] > 10 * 5 for t in lex.terms)  # every term in more chunks than 10 k
+        singles, pairs = lex.probe(5)
+        assert not singles and pairs and all(len(p) == 2 for p in pairs)
+        rows = lex.top(5)
+        assert len(rows) == 5 and lex.exact is False
+        for chunk in pg.chunks_of(rows):
+            held = set(chunk_terms([chunk])[0][0])
+            assert any(set(p) <= held for p in pairs)
+        row_of = {c.chunk_id: i for i, c in enumerate(local.chunks)}
+        rows_local = [row_of[c.chunk_id] for c in pg.chunks_of(rows)]
+        assert lex.scores(rows) == pytest.approx(local.lexical("space agency korea canada").scores(rows_local), rel=1e-5)
+    finally:
+        pg.lexical_candidates = type(pg).lexical_candidates
+
+
+# --- the answer line of servers sharing the store ------------------------------------------------
+def test_servers_on_one_store_wait_in_one_line(pg_url):
+    """Two servers (two SharedLine objects, two database sessions) and two LLM slots: first come,
+    first served across both; a server that dies leaves the line."""
+    from rag.store.postgres import SharedLine
+
+    a, b = SharedLine(pg_url, "openai test", 2), SharedLine(pg_url, "openai test", 2)
+    other = SharedLine(pg_url, "openai elsewhere", 1)
+    t1, t2, t3, t4 = a.join(), b.join(), a.join(), b.join()
+    assert [t.first for t in (t1, t2, t3, t4)] == [0, 0, 1, 2] and len(a) == len(b) == 4
+    assert other.join().first == 0  # another LLM server's line
+    t1.leave()
+    assert [b.position(t2), a.position(t3), b.position(t4)] == [0, 0, 1]
+    b._conn.close()  # server b stops: its rows no longer count
+    assert a.position(t3) == 0 and len(a) == 1
+    t5 = a.join()
+    assert t5.first == 0
+    waited = list(t5.positions())
+    assert waited == [] and t5.served is not None

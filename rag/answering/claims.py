@@ -31,10 +31,11 @@ TASKS = {
     "list": "Give every item the evidence names that answers the question, not only the first; you may list several items in one sentence.",
     "comparison": "Say what the evidence states about each side of the comparison, each side in its own sentence, then what they share or how they differ if the evidence says so.",
     "summary": "Summarise the main points of the evidence that concern the question: who did what, when, where and why.",
-    "explanation": "Explain the reasons or the way it happens, as the evidence states them.",
+    "explanation": "Explain the reasons or the way it happens, as the evidence states them: each cause, and what it led to.",
     "factoid": "Answer the question directly in the first sentence.",
 }
-SIZES = {"factoid": "one or two short sentences", "summary": "two to four short sentences"}
+SIZES = {"factoid": "one or two short sentences", "summary": "two to four short sentences",
+         "explanation": "two to four short sentences"}
 
 EXAMPLE = [
     {"role": "user", "content": "<evidence>\n[1] (City museum) The museum reopened on 3 May 2021 after a two-year "
@@ -98,6 +99,7 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
     # the prompt budget as ChatBackend.stream_answer reckons it (the share of the window the prompt may fill)
     budget = int(min(backend.context_window, settings.n_ctx) * backend.prompt_share) - settings.claim_tokens
     messages = build_messages(question, shape, evidence, budget, sides)
+    log.debug("asked %s", messages[-1]["content"])
     raw, kept = "", []
 
     def checked(done: list[tuple[str, list[int]]]) -> Iterator[Part]:
@@ -122,17 +124,23 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
 
 def _checked(question: str, shape: str, text: str, numbers: list[int], evidence: list[Evidence], backend,
              settings: Settings, seen: list[str]) -> Part | None:
-    sources = tuple(dict.fromkeys(n - 1 for n in numbers if 1 <= n <= len(evidence))) or _best_match(text, evidence)
+    """``text`` as a part citing the evidence it names — or, when that does not state it (a small
+    model miscounts its markers), the evidence sentence it matches best — if that passes its check."""
     if text in seen[:-1]:
         return None  # said already
-    verdict = check_claim(question, text, [evidence[s] for s in sources], backend, settings, answers=shape == "factoid")
-    log.debug("claim %r %s: %s", text, sources, verdict)
-    return Part(text, sources) if verdict.ok else None
+    named = tuple(dict.fromkeys(n - 1 for n in numbers if 1 <= n <= len(evidence)))
+    for sources in dict.fromkeys(s for s in (named, _best_match(text, evidence)) if s):
+        verdict = check_claim(question, text, [evidence[s] for s in sources], backend, settings,
+                              answers=shape == "factoid")
+        log.debug("claim %r %s: %s", text, sources, verdict)
+        if verdict.ok:
+            return Part(text, sources)
+    return None
 
 
 def _best_match(text: str, evidence: list[Evidence]) -> tuple[int, ...]:
     """The evidence sentence that shares most of the words of ``text`` (a sentence the backend left
-    without markers), if it holds at least half of them; checked then like any other citation."""
+    without markers, or cited wrongly), if it holds at least half of them; checked like any other."""
     words = terms_of(text)
     shared = [len(words & terms_of(e.passage.text)) for e in evidence]
     best = max(range(len(evidence)), key=shared.__getitem__, default=None)

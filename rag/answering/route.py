@@ -106,22 +106,42 @@ _TAIL = re.compile(r"[?.!]+$")
 _VERSUS = re.compile(r"\s+(?:compares?|compared|differs?|differed|contrasts?)\s+(?:with|from|to|against)\s+|\s+(?:versus|vs\.?)\s+",
                      re.IGNORECASE)
 _AND = re.compile(r"\s*,?\s+and\s+(?:with\s+|to\s+|for\s+|in\s+|from\s+)?", re.IGNORECASE)
+_WITH = re.compile(r"\s+(?:with|to|against)\s+", re.IGNORECASE)  # "Compare X with Y"
 _PREP = re.compile(r"^(?P<head>.+\b(?:with|to|for|in|of|at|by|from))\s+(?P<a>.+)$", re.IGNORECASE)
+_HOW = re.compile(r"^(?P<head>(?:how|why|what|when|where|who)\b(?:\s+(?:did|does|do|is|are|was|were))?)\s+(?P<a>.+)$",
+                  re.IGNORECASE)
+_NAME = re.compile(r"^(?:(?:the\s+)?(?:[A-Z0-9][\w.'’&-]*)(?:\s+(?:of\s+|de\s+)?[A-Z0-9][\w.'’&-]*)*)")
 
 
 def sub_questions(question: str) -> list[str]:
     """The sides of a comparison as questions of their own: "Compare what Korea agreed with Canada and
-    with the UK" -> ["what Korea agreed with Canada", "what Korea agreed with the UK"]; [] if none."""
-    q = _VERSUS.sub(" and ", _TAIL.sub("", _LEAD_IN.sub("", " ".join(question.split()))).strip())
-    joins = list(_AND.finditer(q))
-    if not joins:
+    with the UK" -> ["what Korea agreed with Canada", "what Korea agreed with the UK"]; "Compare how
+    Paul Baran and Donald Davies developed packet switching" -> ["how Paul Baran developed packet
+    switching", "how Donald Davies developed packet switching"]; [] if none."""
+    plain = _TAIL.sub("", " ".join(question.split())).strip()
+    compare = bool(_LEAD_IN.match(plain))
+    q = _LEAD_IN.sub("", plain).strip()
+    if versus := _VERSUS.search(q):  # "X differs from Y": the sides are X and Y, whatever their inner "and"s
+        a, b = q[: versus.start()].strip(), q[versus.end():].strip()
+    elif joins := list(_AND.finditer(q)):
+        a, b = q[: joins[-1].start()].strip(), q[joins[-1].end():].strip()
+    elif compare and (w := _WITH.search(q)):
+        a, b = q[: w.start()].strip(), q[w.end():].strip()
+    else:
         return []
-    a, b = q[: joins[-1].start()].strip(), q[joins[-1].end():].strip()
     if not a or not b:
         return []
-    m = _PREP.match(a)
-    if m and len(m.group("a").split()) <= 4:  # a shared head: "what Korea agreed with" Canada / the UK
+    if (owner := re.match(r"^(.+?['’]s?)\s", a)) and re.match(r"(?i)^(?:its|their)\s", b):  # "its effect" -> "the embargo's effect"
+        b = owner.group(1) + b[b.index(" "):]
+    short = len(b.split()) <= 4
+    if short and (m := _PREP.match(a)) and len(m.group("a").split()) <= 4:  # a shared head: "what Korea agreed with" Canada / the UK
         return [f"{m.group('head')} {m.group('a')}", f"{m.group('head')} {b}"]
+    head, a_core = (m.group("head") + " ", m.group("a")) if (m := _HOW.match(a)) else ("", a)
+    if len(a_core.split()) <= 3 and len(b.split()) > len(a_core.split()):  # a shared tail: "Paul Baran and Donald Davies developed …"
+        name = _NAME.match(b)
+        first = name.group(0) if name and name.group(0) else b.split()[0]
+        if (tail := b[len(first):].strip()) and first.split()[0].lower() != a_core.split()[0].lower():
+            return [f"{head}{a_core} {tail}", f"{head}{first} {tail}"]
     return [a, b]
 
 

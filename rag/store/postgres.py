@@ -6,11 +6,14 @@ Tables (shared by all collections; every row carries its collection)::
     rag_documents    cleaned text, hash, source, title, pages, origin folder
     rag_chunks       offsets, page, BM25 terms with their frequencies, embedding vector(d)
     rag_terms        per collection: term -> chunks holding it (BM25 document frequency)
+    rag_line         the answers waiting for a shared LLM server, across servers (SharedLine)
 
 Dense search is an HNSW index (cosine) with ``hnsw.iterative_scan = relaxed_order``, so a
 search confined to one collection still returns k rows when k exist. Lexical search is BM25
-computed in SQL (the local store's tokens, k1, b and IDF), candidates found by a GIN index on
-the terms, so both stores rank alike. A write runs in one transaction under an advisory lock
+computed in SQL (the local store's tokens, k1, b and IDF) over a capped set of candidates that
+a GIN index on the terms finds (the chunks holding the query's rarest terms, or pairs of its
+commoner ones: ``PostgresLexical``), so both stores rank alike and the cost follows the cap,
+not the collection. A write runs in one transaction under an advisory lock
 of its collection: concurrent writers queue, readers never wait, and a crash leaves the
 previous state. Every statement is parameterised.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,6 +37,9 @@ from ..types import Chunk, Document
 K1, B = 0.9, 0.4  # as the local store's bm25s index
 MIN_PGVECTOR = (0, 8)  # hnsw.iterative_scan
 EF_SEARCH_MAX = 1000
+VECTOR_CACHE = 20_000  # vectors a store keeps (30 MB at 384 dimensions)
+PAIRED_TERMS = 8  # of the commoner query terms, pairs of these may be probed
+LEXICAL_CANDIDATES = 5000  # scripts/bench_store.py: SciFact and 1M chunks
 
 
 def redact(url: str) -> str:
@@ -128,12 +135,17 @@ class PostgresStore:
     # HNSW candidates per search (at least k). At 1M vectors (scripts/bench_store.py scale) recall@10
     # is 0.75 at 100, 0.89 at 400, 0.95 at 800 and 0.96 at 1000 (p50 13 ms): pgvector's maximum.
     ef_search = EF_SEARCH_MAX
+    # BM25 candidates per lexical search (at least 10 n): the chunks holding the query's rarest terms
+    # (PostgresLexical). 0: every chunk holding any query term (exact, slower as the collection grows).
+    lexical_candidates = LEXICAL_CANDIDATES
 
     def __init__(self, url: str, collection: str, config: dict, version: int):
         self.url, self.collection, self.config, self.version = url, collection, config, version
         self.path = redact(url)  # where messages say the store is
         self._local = threading.local()
         self._weights = None
+        self._vectors: dict[int, np.ndarray] = {}  # row -> vector, read once (vectors_of)
+        self._vectors_lock = threading.Lock()
 
     # --- connection ---------------------------------------------------------------------
     @property
@@ -193,11 +205,25 @@ class PostgresStore:
         return PostgresLexical(self, query)
 
     def vectors_of(self, rows) -> np.ndarray:
+        """Read in binary and kept: a search asks for the same candidates' vectors several times,
+        and a row's vector never changes (a changed chunk is a new row; a write makes a new store)."""
         rows = [int(r) for r in rows]
-        found = dict(self._rows("SELECT id, embedding FROM rag_chunks WHERE id = ANY(%s)", (rows,)))
+        with self._vectors_lock:
+            missing = [r for r in dict.fromkeys(rows) if r not in self._vectors]
+        if missing:
+            with self.conn.cursor(binary=True) as cur:
+                found = {r: v.to_numpy() for r, v in cur.execute(
+                    "SELECT id, embedding FROM rag_chunks WHERE id = ANY(%s)", (missing,))}
+            with self._vectors_lock:
+                if len(self._vectors) + len(found) > VECTOR_CACHE:
+                    self._vectors.clear()
+                self._vectors.update(found)
+        else:
+            found = {}
         out = np.empty((len(rows), self.config["dimension"]), dtype=np.float32)
-        for i, row in enumerate(rows):
-            out[i] = found[row].to_numpy()
+        with self._vectors_lock:
+            for i, row in enumerate(rows):
+                out[i] = found[row] if row in found else self._vectors[row]
         return out
 
     def chunks_of(self, rows) -> list[Chunk]:
@@ -312,45 +338,118 @@ class DocumentsView(Mapping):
         return [(r[0], _document(r, r[6])) for r in rows]
 
 
-# BM25 over the candidates a GIN index on the terms finds; `q` repeats a term as often as the
-# query does (as bm25s sums it), `rows` (optional) confines the scoring to given chunks.
+# BM25 of candidate chunks (the CTE ``c``): ``q`` holds each distinct query term with its weight,
+# its IDF times how often the query repeats it (bm25s sums a repeated term once per repetition).
 BM25_SQL = """
-    WITH q AS (SELECT * FROM unnest(%(terms)s::text[], %(idf)s::float8[]) AS q(term, idf))
-    SELECT c.id, sum(q.idf * t.tf / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * c.tokens / %(avgdl)s))) AS score
-    FROM rag_chunks c CROSS JOIN LATERAL unnest(c.terms, c.tfs) AS t(term, tf) JOIN q ON q.term = t.term
-    WHERE c.collection = %(c)s AND c.terms && %(terms)s::text[] {where}
+    WITH q AS (SELECT * FROM unnest(%(terms)s::text[], %(w)s::float8[]) AS q(term, w)),
+    c AS MATERIALIZED ({candidates})
+    SELECT c.id, sum(q.w * t.tf / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * c.tokens / %(avgdl)s))) AS score{found}
+    FROM c CROSS JOIN LATERAL unnest(c.terms, c.tfs) AS t(term, tf) JOIN q ON q.term = t.term
     GROUP BY c.id"""
+# Each probe (the rare terms together, or one pair) is its own scan of the GIN index; ``collection
+# || ''`` keeps the planner from scanning the collection instead (which it prefers for a small one,
+# then tests every probe on every chunk).
+CANDIDATES_SQL = """SELECT DISTINCT ON (id) id, terms, tokens, tfs FROM ({arms}) a
+    WHERE collection || '' = %(c)s LIMIT %(most)s"""
+ARM_SQL = "SELECT id, terms, tokens, tfs, collection FROM rag_chunks WHERE terms {op} %({name})s::text[]"
 
 
 class PostgresLexical:
-    """BM25 scores of one query, computed in the database."""
+    """BM25 scores of one query, computed in the database over candidates an index finds.
 
-    def __init__(self, store: PostgresStore, query: str):
+    ``top(n)`` scores exactly (bm25s's formula, weights and tokens) a capped set of candidates
+    that the GIN index on the terms finds, within a budget of ``max(store.lexical_candidates,
+    10 n)`` chunks estimated from document frequencies: the chunks holding any of the rarest
+    terms (while they fit in half the budget), then the chunks holding both terms of a pair of
+    the commoner ones (the rarest pairs first, expected sizes as if independent). A chunk outside
+    the candidates holds no probed term and no probed pair, so it scores less than the heaviest
+    set of unprobed terms without a probed pair among them (``bound``): when the n-th score found
+    beats that, the top is provably bm25s's (``self.exact``). ``store.lexical_candidates = 0``
+    scores every chunk holding any query term (always exact, slower as the collection grows).
+    """
+
+    def __init__(self, store: "PostgresStore", query: str):
         self.store = store
         tokens = tokenize([query])
         words = {i: w for w, i in tokens.vocab.items()}
-        asked = [words[i] for i in (tokens.ids[0] if tokens.ids else []) if words.get(i)]
-        n, total = store._rows("SELECT chunks, tokens FROM rag_collections WHERE name = %s", (store.collection,))[0]
-        df = dict(store._rows("SELECT term, df FROM rag_terms WHERE collection = %s AND term = ANY(%s)",
-                              (store.collection, sorted(set(asked)))))
-        self.terms = [t for t in asked if t in df]
-        idf = [float(np.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))) for t in self.terms]
-        self.params = {"terms": self.terms, "idf": idf, "k1": K1, "b": B, "avgdl": total / max(n, 1),
-                       "c": store.collection}
+        asked = Counter(words[i] for i in (tokens.ids[0] if tokens.ids else []) if words.get(i))
+        (n, total), = store._rows("SELECT chunks, tokens FROM rag_collections WHERE name = %s", (store.collection,))
+        self.df = dict(store._rows("SELECT term, df FROM rag_terms WHERE collection = %s AND term = ANY(%s)",
+                                   (store.collection, sorted(asked))))
+        self.terms = sorted((t for t in asked if t in self.df), key=lambda t: (self.df[t], t))  # rarest first
+        idf = {t: float(np.log(1 + (n - self.df[t] + 0.5) / (self.df[t] + 0.5))) for t in self.terms}
+        self.weights = {t: idf[t] * asked[t] for t in self.terms}
+        self.n = n
+        self.exact: bool | None = None  # after top(): whether the top is provably bm25s's
+        self.candidates = 0  # after top(): how many chunks it scored
+        self.params = {"terms": self.terms, "w": [self.weights[t] for t in self.terms], "k1": K1, "b": B,
+                       "avgdl": total / max(n, 1), "c": store.collection}
+
+    def probe(self, n: int) -> tuple[list[str], list[list[str]]]:
+        """The single terms and the pairs of terms whose chunks are the candidates of ``top(n)``:
+        the rarest terms while their document frequencies fit in half the budget, then pairs of
+        the other terms (the rarest pairs first, by their expected number of chunks) in the rest."""
+        cap = self.store.lexical_candidates
+        if not cap:
+            return list(self.terms), []
+        budget = max(cap, 10 * n)
+        singles, used = [], 0
+        for t in self.terms:
+            if used + self.df[t] > budget / 2:
+                break
+            singles.append(t)
+            used += self.df[t]
+        rest = [t for t in self.terms if t not in singles][:PAIRED_TERMS]
+        pairs = sorted(([a, b] for i, a in enumerate(rest) for b in rest[i + 1:]),
+                       key=lambda p: (self.df[p[0]] * self.df[p[1]], p))
+        chosen = []
+        for pair in pairs:
+            size = self.df[pair[0]] * self.df[pair[1]] / max(self.n, 1)
+            if (chosen or singles) and used + size > budget:
+                break
+            chosen.append(pair)
+            used += size
+        return (singles or ([] if chosen else self.terms[:1])), chosen
+
+    def bound(self, singles: list[str], pairs: list[list[str]]) -> float:
+        """The most a chunk outside the candidates can score: the heaviest set of the other terms
+        holding none of the probed pairs (each term adds less than its weight)."""
+        rest = [t for t in self.terms if t not in singles]
+        paired, free = rest[:PAIRED_TERMS], sum(self.weights[t] for t in rest[PAIRED_TERMS:])
+        pairs = {frozenset(p) for p in pairs}
+        best = 0.0
+        for mask in range(1 << len(paired)):
+            held = [t for i, t in enumerate(paired) if mask >> i & 1]
+            if not any(frozenset((a, b)) in pairs for i, a in enumerate(held) for b in held[i + 1:]):
+                best = max(best, sum(self.weights[t] for t in held))
+        return best + free
 
     def top(self, n: int) -> np.ndarray:
         if not self.terms:
+            self.exact = True
             return np.zeros(0, dtype=np.int64)
-        rows = self.store._rows(BM25_SQL.format(where="") + " ORDER BY score DESC, c.id LIMIT %(n)s",
-                                {**self.params, "n": int(n)})
-        return np.array([r for r, s in rows if s > 0], dtype=np.int64)
+        singles, pairs = self.probe(n)
+        arms = " UNION ALL ".join(([ARM_SQL.format(op="&&", name="singles")] if singles else [])
+                                  + [ARM_SQL.format(op="@>", name=f"pair{i}") for i in range(len(pairs))])
+        cap = self.store.lexical_candidates
+        most = 4 * max(cap, 10 * n) if cap else None  # a bound on the work when terms co-occur far more than expected
+        sql = BM25_SQL.format(candidates=CANDIDATES_SQL.format(arms=arms), found=", (SELECT count(*) FROM c)")
+        rows = self.store._rows(sql + " ORDER BY score DESC, c.id LIMIT %(n)s",
+                                {**self.params, "singles": singles, "most": most, "n": int(n),
+                                 **{f"pair{i}": p for i, p in enumerate(pairs)}})
+        bound = self.bound(singles, pairs)
+        self.candidates = rows[0][2] if rows else 0
+        complete = most is None or self.candidates < most  # no candidate was cut off
+        self.exact = complete and (bound == 0 or (len(rows) == n and rows[-1][1] > bound))
+        return np.array([r for r, s, _ in rows if s > 0], dtype=np.int64)
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         rows = [int(r) for r in rows]
         if not self.terms or not rows:
             return np.zeros(len(rows), dtype=np.float32)
-        found = dict(self.store._rows(BM25_SQL.format(where="AND c.id = ANY(%(rows)s)"),
-                                      {**self.params, "rows": rows}))
+        found = dict(self.store._rows(BM25_SQL.format(
+            candidates="SELECT id, terms, tokens, tfs FROM rag_chunks WHERE id = ANY(%(rows)s)", found=""),
+            {**self.params, "rows": rows}))
         return np.array([found.get(r, 0.0) for r in rows], dtype=np.float32)
 
 
@@ -464,3 +563,74 @@ def _check_dimension(conn, url: str, dimension: int) -> None:
     if found != dimension:
         raise IndexUnavailable(f"the rag_chunks table of {redact(url)} holds {found}-d vectors and the embedder "
                                f"makes {dimension}-d ones: use another database for this embedder")
+
+
+# --- the answer line shared by every server on the store --------------------------------------
+class SharedLine:
+    """First come, first served across processes and machines: the ``rag.service.AnswerQueue`` of
+    servers that share one LLM server (``RAG_LLM=openai``) and this database.
+
+    Each waiting or answering request is a row of ``rag_line`` (which line, when it joined, and the
+    database session that holds it); the first ``slots`` live rows of a line are being answered,
+    the others wait, and a row's place is the number of live rows before it. A row whose session
+    is gone (its server stopped or crashed) is no longer counted, so nobody waits for it.
+    """
+
+    POLL = 0.25  # seconds between looks at the line while waiting
+
+    def __init__(self, url: str, name: str, slots: int):
+        self.url, self.name, self.slots = url, name, max(1, int(slots))
+        self._rows: dict[object, int] = {}  # ticket -> its row
+        self._lock = threading.Lock()
+        self._conn = None
+
+    def _execute(self, sql: str, params=()) -> list[tuple]:
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                self._conn = connect(self.url)
+                with self._conn.transaction():
+                    self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("schema"),))
+                    self._conn.execute(LINE_SCHEMA)
+            cur = self._conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def join(self):
+        from ..service import Ticket
+
+        ticket = Ticket(self)
+        self._execute(f"DELETE FROM rag_line WHERE line = %s AND NOT {LIVE}", (self.name,))  # left by a stopped server
+        (row,), = self._execute(
+            "INSERT INTO rag_line (line, pid, started) SELECT %s, pid, backend_start FROM pg_stat_activity "
+            "WHERE pid = pg_backend_pid() RETURNING id", (self.name,))
+        self._rows[ticket] = row
+        ticket.first = self.position(ticket)
+        return ticket
+
+    def position(self, ticket) -> int:
+        """0 once ``ticket`` is being answered, else its place in line (1: next)."""
+        row = self._rows.get(ticket)
+        if row is None:
+            return 0
+        (ahead,), = self._execute(f"SELECT count(*) FROM rag_line WHERE line = %s AND id < %s AND {LIVE}",
+                                  (self.name, row))
+        return max(0, ahead - self.slots + 1)
+
+    def wait(self, ticket, timeout: float) -> int:
+        """Look again after ``timeout`` seconds at most; the position then."""
+        time.sleep(min(timeout, self.POLL))
+        return self.position(ticket)
+
+    def leave(self, ticket) -> None:
+        row = self._rows.pop(ticket, None)
+        if row is not None:
+            self._execute("DELETE FROM rag_line WHERE id = %s", (row,))
+
+    def __len__(self) -> int:
+        return self._execute(f"SELECT count(*) FROM rag_line WHERE line = %s AND {LIVE}", (self.name,))[0][0]
+
+
+LINE_SCHEMA = """CREATE TABLE IF NOT EXISTS rag_line (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, line text NOT NULL,
+    pid integer NOT NULL, started timestamptz NOT NULL, joined timestamptz NOT NULL DEFAULT now())"""
+# a row counts while the database session that made it is alive (a pid alone may be reused)
+LIVE = "(pid, started) IN (SELECT pid, backend_start FROM pg_stat_activity WHERE backend_start IS NOT NULL)"
