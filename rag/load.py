@@ -83,6 +83,8 @@ def iter_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, Path] | Outs
 def read_documents(path: Path, root: Path) -> list[Document]:
     """Read one file into cleaned documents, or raise ``LoadError``."""
     suffix = path.suffix.lower()
+    if not path.exists() and not path.is_symlink():  # a broken link is "cannot read" below
+        raise LoadError(path, "no such file or folder")
     if suffix not in SUPPORTED:
         raise LoadError(path, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}")
     try:

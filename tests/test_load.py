@@ -69,6 +69,11 @@ def test_bad_input_is_reported(tmp_path, name, data, reason):
         read_documents(path, tmp_path)
 
 
+def test_a_missing_path_is_reported_as_missing(tmp_path):
+    with pytest.raises(LoadError, match="no such file or folder"):
+        read_documents(tmp_path / "no-such-file", tmp_path)
+
+
 def test_unreadable_file_is_reported(tmp_path):
     link = tmp_path / "gone.txt"
     link.symlink_to(tmp_path / "missing.txt")
