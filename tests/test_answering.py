@@ -179,7 +179,6 @@ def test_days_between_two_stated_dates_are_computed_and_cited(ask):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="issue 24 open: lists are the weakest shape (synthesis 0.43); this one is declined", strict=False)
 def test_a_list_names_more_than_one_item(ask):
     a = ask("Which US government bodies were represented at the symposium?")
     found = [b for b in ("National Space Council", "Commerce", "State", "Defense", "Transportation") if b in a.text]
