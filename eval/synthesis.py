@@ -216,7 +216,9 @@ def ask(row: Row, settings) -> tuple[object, dict]:
                 first = time.perf_counter() - started
             continue
         total = time.perf_counter() - started
-        return item, {"sources": item.timings.get("retrieve"), "first_token": first, "total": round(total, 4)}
+        # all three rounded alike (the pipeline's timings are rounded to 4 places), so their order holds
+        return item, {"sources": item.timings.get("retrieve"),
+                      "first_token": None if first is None else round(first, 4), "total": round(total, 4)}
     raise RuntimeError("stream_answer ended without an Answer")
 
 
