@@ -145,7 +145,13 @@ def _sentences(shape: str, query: str, question: str, passages: list[Passage], i
     wide = settings.replace(evidence_tokens=settings.claim_evidence_tokens, evidence=3 * settings.evidence)
     sides = sub_questions(query) if shape == "comparison" else []
     if shape == "summary":
-        evidence = _summary_evidence(query, passages, idx, wide)
+        evidence, whole = _summary_evidence(query, passages, idx, wide)
+        if whole:  # the collection: a line per document, its title and central statement, each checked
+            from .answering.check import check_claim
+            from .answering.summary import overview
+
+            return (part for part in overview(evidence) if check_claim(
+                question, part.text, [evidence[s] for s in part.sources], backend, settings).ok), evidence
     elif len(sides) >= 2:
         evidence = _comparison_evidence(sides, idx, wide)
     elif _COLLECTION.search(query):  # "… named in these documents": the best and most diverse sentences of many passages
@@ -154,23 +160,24 @@ def _sentences(shape: str, query: str, question: str, passages: list[Passage], i
         found, _ = search(query, idx, settings.replace(k=2 * settings.claim_k))
         evidence = topic_sentences(query, found, idx, wide, n=2 * settings.claim_k)
     else:
-        evidence = select_evidence(query, passages[: settings.claim_k], idx, wide)
+        evidence = select_evidence(query, passages[: settings.claim_k], idx, wide, antecedents=True)
     return stream_claims(query, shape, evidence, backend, settings, asked=question, sides=sides), evidence
 
 
-def _summary_evidence(query: str, passages: list[Passage], idx, settings: Settings) -> list[Evidence]:
-    """What a summary reads: the named documents' central sentences, a card per document for the
-    collection, else the retrieved passages' most relevant and diverse sentences."""
+def _summary_evidence(query: str, passages: list[Passage], idx, settings: Settings) -> tuple[list[Evidence], bool]:
+    """What a summary reads, and whether it is the whole collection's: the named documents' central
+    sentences, a card per document for the collection, else the retrieved passages' most relevant
+    and diverse sentences."""
     from .answering import summary
 
     budget = settings.evidence_tokens
     docs = summary.find_documents(query, idx, settings)
     if docs:
         per = max(3, 8 // len(docs[:3]))
-        return [e for d in docs[:3] for e in summary.central_sentences(d, idx, settings, n=per)]
+        return [e for d in docs[:3] for e in summary.central_sentences(d, idx, settings, n=per)], False
     if _COLLECTION.search(query):
-        return summary.collection_cards(idx, settings, budget=budget)
-    return summary.topic_sentences(query, passages, idx, settings)
+        return summary.collection_cards(idx, settings, n=1, budget=budget), True
+    return summary.topic_sentences(query, passages, idx, settings), False
 
 
 def _names_documents(query: str, idx, settings: Settings) -> bool:
@@ -186,7 +193,7 @@ def _comparison_evidence(sides: list[str], idx, settings: Settings) -> list[Evid
     evidence: list[Evidence] = []
     for side in sides:
         found, _ = search(side, idx, settings.replace(k=settings.claim_k))
-        evidence += select_evidence(side, found, idx, share, shown=evidence)
+        evidence += select_evidence(side, found, idx, share, shown=evidence, antecedents=True)
     return evidence
 
 

@@ -116,6 +116,60 @@ def test_a_sentence_cited_to_the_wrong_number_is_cited_to_the_sentence_that_stat
     assert part is not None and part.sources == (0,)
 
 
+def test_a_sentence_joining_two_evidence_sentences_cites_both():
+    from rag.answering.claims import _checked
+    from rag.config import Settings
+
+    parent = ("On August 15, 1971, the United States pulled out of the Bretton Woods Accord. Britain followed. "
+              "The result was a depreciation of the dollar.")
+    evidence = [_evidence(t, parent=parent) for t in ("On August 15, 1971, the United States pulled out of the Bretton "
+                                                      "Woods Accord.", "Britain followed.", "The result was a depreciation of the dollar.")]
+    text = "The withdrawal from the Bretton Woods Accord led to a depreciation of the dollar"
+    assert unsupported_terms(text, [evidence[2]], sentences_only=True) == {"bretton", "wood", "accord"}
+    part = _checked("How did leaving Bretton Woods affect the dollar?", "explanation", text, [3], evidence, None,
+                    Settings(), ["x"])
+    assert part is not None and part.sources == (0, 2)  # not the sentence about Britain
+    assert _checked("Why?", "explanation", "The withdrawal from Bretton Woods led to a depreciation of the Japanese currency", [3],
+                    evidence, None, Settings(), ["x"]) is None  # a name no sentence holds
+
+
+def test_a_sentence_that_points_back_brings_the_sentence_before_it():
+    from rag.answering.base import antecedent
+
+    parent = "Oil was priced in dollars. The dollar fell. This cut producers' income. Prices rose."
+    evidence = [_evidence(t, parent=parent) for t in ("Oil was priced in dollars.", "The dollar fell.",
+                                                      "This cut producers' income.", "Prices rose.")]
+    assert antecedent(2, evidence) == 1  # "This" is the fall of the dollar
+    assert antecedent(1, evidence) is None and antecedent(3, evidence) is None
+    assert antecedent(1, [evidence[0], evidence[2]]) is None  # the sentence before it was not selected
+
+
+def test_a_no_rests_on_a_sentence_about_the_same_event_not_a_link_to_it():
+    from rag.answering.yesno import _same_event
+
+    q = "Was the Korea–UK MoU signed in Colorado Springs?"
+    missing = {"colorado", "spring"}
+    link = _evidence("* Full text of the ROK-UK Digital Partnership in English: https://www.gov.uk/government/publications/"
+                     "uk-republic-of-korea-digital-partnership")
+    signing = _evidence("The Ministry announced the signing of a new Memorandum of Understanding (MoU) on space cooperation "
+                        "on November 22nd on the occasion of President Yoon's state visit to the United Kingdom.")
+    assert not _same_event(link, q, missing)
+    assert _same_event(signing, q, missing)
+
+
+def test_another_figure_for_the_same_event_is_a_no_the_figures_show():
+    from rag.answering.yesno import answer_yes_no
+    from rag.config import Settings
+
+    class NotAsked:  # the figures decide: the backend's judgement is not sought
+        def yes_probability(self, messages, settings):
+            raise AssertionError("the backend was asked")
+
+    e = _evidence("On October 16, 1973, OPEC raised the posted price of oil by 70%, to $5.11 a barrel.")
+    part = answer_yes_no("Did OPEC raise the posted price of oil by 50% in October 1973?", [e], NotAsked(), Settings())
+    assert part is not None and part.short == "No" and part.sources == (0,) and "70%" in part.text
+
+
 def test_checked_parts_are_numbered_by_first_use():
     a, b = _evidence("The museum reopened in May."), _evidence("It added a library.")
     text, citations, claims = render([Part("It added a library", (1,)), Part("It reopened in May", (0, 1))], [a, b])

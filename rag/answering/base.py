@@ -1,8 +1,9 @@
 """The records the answering stages share, and how checked parts become the answer's text."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..cite import make_citation
 from ..config import Settings
@@ -21,11 +22,13 @@ class Evidence:
 
 
 def select_evidence(question: str, passages: list[Passage], index, settings: Settings,
-                    shown: Sequence[Evidence] = ()) -> list[Evidence]:
+                    shown: Sequence[Evidence] = (), antecedents: bool = False) -> list[Evidence]:
     """The best sentences of ``passages`` for ``question`` that fit ``settings.evidence_tokens``
     (at most ``settings.evidence``), read in context: grouped by passage, in document order.
     A sentence of a higher-ranked passage is preferred (``evidence_rank_weight`` / (1 + its rank));
-    the sentences of ``shown`` (an earlier selection) are left out."""
+    the sentences of ``shown`` (an earlier selection) are left out. With ``antecedents``, a chosen
+    sentence that opens by pointing back ("This contributed to…", "These included…") brings the
+    sentence before it, which says what it points to (for answers of several sentences)."""
     texts = sentence_texts(passages)
     if not texts:
         return []
@@ -43,6 +46,8 @@ def select_evidence(question: str, passages: list[Passage], index, settings: Set
         used += cost
         if len(chosen) == settings.evidence:
             break
+    if antecedents:
+        chosen = _with_antecedents(chosen, scored, passages)
     rank = {}
     for s in chosen:
         rank.setdefault(s.passage, len(rank))
@@ -52,10 +57,43 @@ def select_evidence(question: str, passages: list[Passage], index, settings: Set
 
 
 
+# A sentence that opens by pointing back to the one before it.
+POINTS_BACK = re.compile(r"^\W*(?:this|these|that|those|such|it|its|they|their|he|she|his|her|the latter|the former"
+                         r"|however|thus|therefore|consequently|as a result|instead|nonetheless|nevertheless)\b",
+                         re.IGNORECASE)
+
+
+def _with_antecedents(chosen: list[Sentence], scored: list[Sentence], passages: list[Passage]) -> list[Sentence]:
+    """``chosen`` and, before each sentence of it that points back, the sentence preceding it in
+    its passage (scored as the sentence it explains), unless chosen already."""
+    have = {(s.passage, s.start) for s in chosen}
+    out = []
+    for s in chosen:
+        if POINTS_BACK.match(passages[s.passage].text[s.start:s.end]):
+            before = max((t for t in scored if t.passage == s.passage and t.end <= s.start), key=lambda t: t.start,
+                         default=None)
+            if before is not None and (before.passage, before.start) not in have:
+                have.add((before.passage, before.start))
+                out.append(replace(before, score=s.score))
+        out.append(s)
+    return out
+
+
 def _embedder(name: str, threads: int):
     from ..embed import get_embedder
 
     return get_embedder(name, threads)
+
+
+def antecedent(i: int, evidence: Sequence[Evidence]) -> int | None:
+    """The evidence sentence just before sentence ``i`` in its passage (nothing but space between
+    them), if it is among ``evidence`` and sentence ``i`` points back to it."""
+    e = evidence[i]
+    if not POINTS_BACK.match(e.passage.text):
+        return None
+    return next((j for j, b in enumerate(evidence) if b.parent.chunk_id == e.parent.chunk_id
+                 and b.sentence.end <= e.sentence.start
+                 and not e.parent.text[b.sentence.end:e.sentence.start].strip()), None)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from ..evidence import terms_of
 from ..config import Settings
 from ..generate.base import Declining
 from ..generate.prompt import NONE, _escape, count_tokens, format_sources
-from .base import Evidence, Part
-from .check import check_claim
+from .base import Evidence, Part, antecedent
+from .check import check_claim, unsupported_terms
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +102,25 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
     log.debug("asked %s", messages[-1]["content"])
     raw, kept = "", []
 
+    shown: set[int] = set()  # the evidence sentences cited so far
+
     def checked(done: list[tuple[str, list[int]]]) -> Iterator[Part]:
-        """The sentences of ``done`` not seen before that pass their check."""
+        """The sentences of ``done`` not seen before that pass their check, each after the sentence
+        its evidence points back to ("This contributed to…" needs what "this" is), when the answer
+        has not given that yet."""
         for text, numbers in done[len(kept):]:
             kept.append(text)
-            if (part := _checked(asked or question, shape, text, numbers, evidence, backend, settings, kept)) is not None:
-                yield part
+            if (part := _checked(asked or question, shape, text, numbers, evidence, backend, settings, kept)) is None:
+                continue
+            if shape != "factoid":
+                for j in dict.fromkeys(antecedent(s, evidence) for s in part.sources):
+                    if j is not None and j not in shown and j not in part.sources:
+                        shown.add(j)
+                        context = _as_claim(evidence[j].passage.text)
+                        if check_claim(asked or question, context, [evidence[j]], backend, settings).ok:
+                            yield Part(context, (j,))
+            shown.update(part.sources)
+            yield part
 
     with closing(chat(messages, settings, settings.claim_tokens)) as pieces:
         for piece in pieces:
@@ -129,13 +142,41 @@ def _checked(question: str, shape: str, text: str, numbers: list[int], evidence:
     if text in seen[:-1]:
         return None  # said already
     named = tuple(dict.fromkeys(n - 1 for n in numbers if 1 <= n <= len(evidence)))
-    for sources in dict.fromkeys(s for s in (named, _best_match(text, evidence)) if s):
+    best = _best_match(text, evidence)
+    tries = (named, best, _completed(text, named, evidence, shape), _completed(text, best, evidence, shape))
+    for sources in dict.fromkeys(s for s in tries if s):
         verdict = check_claim(question, text, [evidence[s] for s in sources], backend, settings,
                               answers=shape == "factoid")
         log.debug("claim %r %s: %s", text, sources, verdict)
         if verdict.ok:
             return Part(text, sources)
     return None
+
+
+def _completed(text: str, sources: tuple[int, ...], evidence: list[Evidence], shape: str) -> tuple[int, ...]:
+    """``sources`` and the fewest other sentences of the same documents (at most two) that name what
+    ``text`` names and they do not — a sentence joining two evidence sentences cites both; () when
+    nothing is missing or no such sentences are found."""
+    if not sources:
+        return ()
+    only = shape != "factoid"
+    missing = unsupported_terms(text, [evidence[s] for s in sources], sentences_only=only)
+    docs = {evidence[s].parent.doc_id for s in sources}
+    added: list[int] = []
+    while missing and len(added) < 2:
+        left = {i: unsupported_terms(text, [evidence[s] for s in (*sources, *added, i)], sentences_only=only)
+                for i, e in enumerate(evidence) if i not in sources and i not in added and e.parent.doc_id in docs}
+        best = min(left, key=lambda i: len(left[i]), default=None)
+        if best is None or len(left[best]) >= len(missing):
+            return ()
+        added.append(best)
+        missing = left[best]
+    return tuple(sorted((*sources, *added))) if added and not missing else ()
+
+
+def _as_claim(sentence: str) -> str:
+    """An evidence sentence as an answer sentence (its end stop is the marker's)."""
+    return " ".join(sentence.split()).rstrip(".;:").strip()
 
 
 def _best_match(text: str, evidence: list[Evidence]) -> tuple[int, ...]:

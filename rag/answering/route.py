@@ -31,6 +31,7 @@ _COMPARE = re.compile(
 _ARITHMETIC = re.compile(
     r"\b(?:how (?:many|much) (?:more|less|fewer|longer|later|earlier|bigger|larger|smaller|higher|lower)"
     r"|how many (?:days|weeks|months|years|hours|times)\b[^?]*\b(?:after|before|between|since|until|passed|elapsed|later|earlier|apart|larger|more)"
+    r"|how many (?:days|weeks|months|years|decades) (?:did|was|were|had)\b"
     r"|how long (?:after|before|between)|in total|total (?:number|amount|of)|sum of|add(?:ed)? up|combined"
     r"|average|mean of|ratio|percentage (?:change|increase|decrease|growth|point)|what percent(?:age)? of|per cent of"
     r"|by how (?:much|many)|difference (?:between|in) (?:the )?(?:number|amount|value|dates?|figures?)|grow(?:th)? rate"

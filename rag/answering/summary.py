@@ -37,7 +37,7 @@ from ..config import Settings
 from ..evidence import Sentence, as_passage, score_sentences, sentence_texts, terms_of, weights_for
 from ..generate.prompt import count_tokens
 from ..types import Passage
-from .base import Evidence
+from .base import Evidence, Part
 
 MIN_WORDS = 6  # shorter sentences are headings, labels or menu items, not statements
 MAX_CHUNKS = 24  # a longer document is read through this many of its most central chunks
@@ -230,6 +230,25 @@ def collection_cards(index, settings: Settings, n: int = 2, budget: int = 400) -
     for (read, _), kept in zip(cards, taken):
         out.extend(_evidence(read, i, float(read.relevance[i])) for i in sorted(kept))
     return out
+
+
+def overview(cards: list[Evidence]) -> list[Part]:
+    """What a collection is about, a line per document: its title, then its most central statement
+    (the first of its card that is not the title itself), each line citing that sentence."""
+    parts, done = [], set()
+    for i, e in enumerate(cards):
+        doc = e.parent.doc_id
+        if doc in done:
+            continue
+        text = " ".join(e.passage.text.split()).rstrip(".;:").strip()
+        title = " ".join((e.parent.title or "").split())
+        rest = [j for j in range(i + 1, len(cards)) if cards[j].parent.doc_id == doc]
+        if rest and title and _is_title(_words(text), _words(title)):
+            continue  # the title sentence: the next sentence of the card says more
+        done.add(doc)
+        lead = f"{title}: " if title and not _words(text)[: len(_words(title))] == _words(title) else ""
+        parts.append(Part(f"{lead}{text}", (i,)))
+    return parts
 
 
 # --- a topic ----------------------------------------------------------------------------------

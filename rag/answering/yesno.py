@@ -2,7 +2,9 @@
 thing states something else in its place (another place, date, person or number); else decline.
 
 The evidence decides which sentences may answer (their words against the question's names and
-numbers); the backend, asked whether the sentence shows the answer is yes (or no), has the last word.
+numbers); the backend, asked whether the sentence shows the answer is yes (or no), has the last word
+— except where the sentence tells of the same event with another figure in place of the question's
+("by 70%" for "by 50%"): that "No" the figures show.
 """
 from __future__ import annotations
 
@@ -41,9 +43,14 @@ def answer_yes_no(question: str, evidence: list[Evidence], backend, settings: Se
             continue
         missing = unsupported_terms(question, [e], sentences_only=True) & named
         may = ("Yes" if not missing else "No" if not missing & subject and missing < named
-               and _states_another(e, question, missing) else "")
+               and _same_event(e, question, missing) and _states_another(e, question, missing) else "")
         if not may:
             continue
+        if may == "No" and all(t[:1].isdigit() for t in missing):
+            # the same event with another figure in place of the question's: a contradiction the
+            # figures show (the model weighs "50%" against "70%" poorly); not left to its judgement
+            log.debug("No [%s]: states another figure than %s", e.passage.chunk_id, sorted(missing))
+            return Part(f"No — “{' '.join(e.passage.text.split())}”", (i,), short="No")
         p = judge(yes_no_messages(question, e.passage.text), settings)
         log.debug("%s? [%s]: P(yes) %s (missing %s)", may, e.passage.chunk_id, p, sorted(missing))
         if p is None:
@@ -76,6 +83,14 @@ def without_premise(question: str) -> str:
     keep = specific_terms(f"And {subject_of(question)}")
     asserted = specific_terms(question) - keep
     return " ".join(w for w in question.split() if not (specific_terms(f"And {w}") & asserted))
+
+
+def _same_event(e: Evidence, question: str, missing: set[str]) -> bool:
+    """The sentence tells of what the question asks about, not only of its subject: it holds at least
+    half of the question's other words ("the MoU … signed" for "Was the MoU signed in Colorado Springs?",
+    which a link to the MoU's text does not)."""
+    asked = {t for t in terms_of(question) if t not in missing and not specific_terms(f"And {t}") & missing}
+    return 2 * len(asked & terms_of(e.passage.text)) >= len(asked)
 
 
 def _states_another(e: Evidence, question: str, missing: set[str]) -> bool:
