@@ -7,6 +7,7 @@ evidence with numbered citations — or abstain, showing the closest passages as
       arithmetic  arithmetic: one expression over cited figures, computed safely (else span)
       list, comparison, explanation, summary
                   claims: a few sentences, each checked against what it cites
+                  (the whole collection: a line per document, its title and central sentence)
 Only checked text is streamed; the final ``Answer`` holds the text, its claims and citations.
 """
 from __future__ import annotations

@@ -96,6 +96,11 @@ def antecedent(i: int, evidence: Sequence[Evidence]) -> int | None:
                  and not e.parent.text[b.sentence.end:e.sentence.start].strip()), None)
 
 
+def as_claim(sentence: str) -> str:
+    """An evidence sentence as an answer sentence: one line, its end stop left to the markers."""
+    return " ".join(sentence.split()).rstrip(".;:").strip()
+
+
 @dataclass(frozen=True)
 class Part:
     """One sentence of an answer, without markers, and the evidence it rests on (0-based indexes

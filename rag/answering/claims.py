@@ -16,7 +16,7 @@ from ..evidence import terms_of
 from ..config import Settings
 from ..generate.base import Declining
 from ..generate.prompt import NONE, _escape, count_tokens, format_sources
-from .base import Evidence, Part, antecedent
+from .base import Evidence, Part, antecedent, as_claim
 from .check import check_claim, unsupported_terms
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
                 for j in dict.fromkeys(antecedent(s, evidence) for s in part.sources):
                     if j is not None and j not in shown and j not in part.sources:
                         shown.add(j)
-                        context = _as_claim(evidence[j].passage.text)
+                        context = as_claim(evidence[j].passage.text)
                         if check_claim(asked or question, context, [evidence[j]], backend, settings).ok:
                             yield Part(context, (j,))
             shown.update(part.sources)
@@ -172,11 +172,6 @@ def _completed(text: str, sources: tuple[int, ...], evidence: list[Evidence], sh
         added.append(best)
         missing = left[best]
     return tuple(sorted((*sources, *added))) if added and not missing else ()
-
-
-def _as_claim(sentence: str) -> str:
-    """An evidence sentence as an answer sentence (its end stop is the marker's)."""
-    return " ".join(sentence.split()).rstrip(".;:").strip()
 
 
 def _best_match(text: str, evidence: list[Evidence]) -> tuple[int, ...]:

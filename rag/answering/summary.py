@@ -37,7 +37,7 @@ from ..config import Settings
 from ..evidence import Sentence, as_passage, score_sentences, sentence_texts, terms_of, weights_for
 from ..generate.prompt import count_tokens
 from ..types import Passage
-from .base import Evidence, Part
+from .base import Evidence, Part, as_claim
 
 MIN_WORDS = 6  # shorter sentences are headings, labels or menu items, not statements
 MAX_CHUNKS = 24  # a longer document is read through this many of its most central chunks
@@ -240,7 +240,7 @@ def overview(cards: list[Evidence]) -> list[Part]:
         doc = e.parent.doc_id
         if doc in done:
             continue
-        text = " ".join(e.passage.text.split()).rstrip(".;:").strip()
+        text = as_claim(e.passage.text)
         title = " ".join((e.parent.title or "").split())
         rest = [j for j in range(i + 1, len(cards)) if cards[j].parent.doc_id == doc]
         if rest and title and _is_title(_words(text), _words(title)):

@@ -50,13 +50,14 @@ def answer_yes_no(question: str, evidence: list[Evidence], backend, settings: Se
             # the same event with another figure in place of the question's: a contradiction the
             # figures show (the model weighs "50%" against "70%" poorly); not left to its judgement
             log.debug("No [%s]: states another figure than %s", e.passage.chunk_id, sorted(missing))
-            return Part(f"No — “{' '.join(e.passage.text.split())}”", (i,), short="No")
-        p = judge(yes_no_messages(question, e.passage.text), settings)
-        log.debug("%s? [%s]: P(yes) %s (missing %s)", may, e.passage.chunk_id, p, sorted(missing))
-        if p is None:
-            return None
-        if (p >= settings.check_at) if may == "Yes" else (1 - p >= settings.check_at):
-            return Part(f"{may} — “{' '.join(e.passage.text.split())}”", (i,), short=may)
+        else:
+            p = judge(yes_no_messages(question, e.passage.text), settings)
+            log.debug("%s? [%s]: P(yes) %s (missing %s)", may, e.passage.chunk_id, p, sorted(missing))
+            if p is None:
+                return None
+            if (p if may == "Yes" else 1 - p) < settings.check_at:
+                continue
+        return Part(f"{may} — “{' '.join(e.passage.text.split())}”", (i,), short=may)
     return None
 
 
@@ -89,7 +90,7 @@ def _same_event(e: Evidence, question: str, missing: set[str]) -> bool:
     """The sentence tells of what the question asks about, not only of its subject: it holds at least
     half of the question's other words ("the MoU … signed" for "Was the MoU signed in Colorado Springs?",
     which a link to the MoU's text does not)."""
-    asked = {t for t in terms_of(question) if t not in missing and not specific_terms(f"And {t}") & missing}
+    asked = terms_of(question) - missing
     return 2 * len(asked & terms_of(e.passage.text)) >= len(asked)
 
 
