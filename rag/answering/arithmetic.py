@@ -183,6 +183,10 @@ def parse(expression: str) -> ast.expr:
             if not isinstance(node, _SYNTAX):
                 raise ExpressionError(f"{type(node).__name__} is not allowed in an expression "
                                       f"({ast.unparse(node)[:40]!r})")
+        if isinstance(statement, ast.Assign) and isinstance(value, ast.Call) and getattr(value.func, "id", "") == "n":
+            years = set(_YEAR_IN.findall(statement.targets[0].id))
+            if len(years) == 1:  # "endowment_2009 = n(3, …)": the figure the sentence gives for 2009
+                value.year = int(years.pop())
         tree = _Substitute(named).visit(value)
         if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
             raise ExpressionError("the expression is too long")
@@ -360,6 +364,8 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
         found = find_figure(written, sentences[number - 1]) if 1 <= number <= len(sentences) else None
         if found is None:
             raise _Rejected(f"{written!r} is not a figure of sentence {number}")
+        if (year := getattr(call, "year", None)) is not None:
+            found = _for_year(found, year, sentences[number - 1])
         operands[id(call)] = Operand(number - 1, *found)
         return found[1]
 
@@ -428,6 +434,35 @@ def _in_order(node: ast.AST):
         children = children[:0:-1]  # shown later date first: "November 22nd − November 8th"
     for child in children:
         yield from _in_order(child)
+
+
+def year_labels(sentence: str) -> list[tuple[Figure, int | None]]:
+    """Each figure of ``sentence`` (years themselves left out) with the year the sentence gives it:
+    the year just before it in a table row ("2021: 5,310"), else the first year after it and before
+    the next figure ("$26 billion in 2009", "$28 billion in September 2010")."""
+    found = [(m, f) for m, f in zip(_NUMBER.finditer(sentence), figures(sentence))
+             if not (_YEAR_IN.fullmatch(f.written) and not f.currency and not f.scale)]
+    out = []
+    for i, (m, f) in enumerate(found):
+        before = sentence[found[i - 1][0].end() if i else 0:m.start()]
+        after = sentence[m.end():found[i + 1][0].start() if i + 1 < len(found) else len(sentence)]
+        row = re.search(r"((?:19|20)\d{2})\s*:\s*\S?$", before)
+        later = _YEAR_IN.search(after)
+        out.append((f, int(row.group(1)) if row else int(later.group()) if later else None))
+    return out
+
+
+def _for_year(found: tuple[Figure, float], year: int, sentence: str) -> tuple[Figure, float]:
+    """The figure an operand named for ``year`` stands for: the one the model wrote, unless the
+    sentence gives that one another year and exactly one other figure this year (a small model
+    reads "$32 billion in 2011, up from $28 billion in 2010 and $26 billion in 2009" off by one)."""
+    labels = year_labels(sentence)
+    given = [y for f, y in labels if f == found[0]]
+    mine = [f for f, y in labels if y == year]
+    if not given or given[0] in (None, year) or len(mine) != 1:
+        return found
+    log.debug("operand for %s: %s, not %s (which the sentence gives %s)", year, mine[0].shown, found[0].shown, given[0])
+    return mine[0], mine[0].value * (-1.0 if found[1] < 0 else 1.0)
 
 
 class _Rejected(Exception):

@@ -17,7 +17,7 @@ from ..config import Settings
 from ..generate.base import Declining
 from ..generate.prompt import NONE, _escape, count_tokens, format_sources
 from .base import Evidence, Part, antecedent, as_claim
-from .check import check_claim, unsupported_terms
+from .check import check_claim, supported, unsupported_terms
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,13 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
     messages = build_messages(question, shape, evidence, budget, sides)
     log.debug("asked %s", messages[-1]["content"])
     raw, kept = "", []
+    asked_about = on_question(asked or question, evidence) if shape in ANSWERING else []
+    held = max(asked_about, default=0.0)
+
+    def off_question(part: Part) -> bool:
+        """When a sentence of the evidence holds the question, a claim resting on sentences that hold
+        less than half as much of it answers something else."""
+        return held >= ANSWERING_COVERAGE and 2 * max(asked_about[s] for s in part.sources) < held
 
     shown: set[int] = set()  # the evidence sentences cited so far
 
@@ -112,6 +119,9 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
             kept.append(text)
             if (part := _checked(asked or question, shape, text, numbers, evidence, backend, settings, kept)) is None:
                 continue
+            if off_question(part):
+                log.debug("claim %r: its evidence is not about the question", text)
+                continue
             if shape != "factoid":
                 for j in dict.fromkeys(antecedent(s, evidence) for s in part.sources):
                     if j is not None and j not in shown and j not in part.sources:
@@ -122,29 +132,72 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
             shown.update(part.sources)
             yield part
 
-    with closing(chat(messages, settings, settings.claim_tokens)) as pieces:
-        for piece in pieces:
-            if isinstance(piece, Declining):
-                continue
-            raw += piece
-            if raw.strip().lower().startswith(NONE) or is_abstention(raw):
-                log.debug("declined: %r", raw)
-                return
-            yield from checked(split_claims(raw)[0])
-    log.debug("reply %r", raw)
-    yield from checked(split_claims(raw, final=True)[0])
+    def replied() -> Iterator[Part]:
+        nonlocal raw
+        with closing(chat(messages, settings, settings.claim_tokens)) as pieces:
+            for piece in pieces:
+                if isinstance(piece, Declining):
+                    continue
+                raw += piece
+                if raw.strip().lower().startswith(NONE) or is_abstention(raw):
+                    log.debug("declined: %r", raw)
+                    return
+                yield from checked(split_claims(raw)[0])
+        log.debug("reply %r", raw)
+        yield from checked(split_claims(raw, final=True)[0])
+
+    said = False
+    for part in replied():
+        said = True
+        yield part
+    if not said and asked_about:
+        yield from _answering_sentence(asked or question, evidence, asked_about, backend, settings)
+
+
+ANSWERING = ("factoid", "list")  # shapes whose answer is what the question asks, stated in the evidence
+_REQUEST = {"list", "name", "give", "tell", "show", "identifi", "mention", "enumer"}
+ANSWERING_COVERAGE = 0.6  # the share of the question's words a sentence (and its title) holds to be quoted as the answer
+
+
+def on_question(question: str, evidence: list[Evidence]) -> list[float]:
+    """For each evidence sentence, the share of the question's words it holds with its document's
+    title (the words that ask, "list", "name", left out)."""
+    asked = terms_of(question) - _REQUEST
+    return [len(asked & (terms_of(e.passage.text) | terms_of(e.parent.title))) / len(asked) if asked else 0.0
+            for e in evidence]
+
+
+def _answering_sentence(question: str, evidence: list[Evidence], asked_about: list[float], backend,
+                        settings: Settings) -> Iterator[Part]:
+    """When the backend's answer left nothing standing: the one evidence sentence that holds most of
+    the question's words ("The UK, Germany, Italy, Switzerland and Norway banned flying, driving and
+    boating on Sundays." for "Which countries banned flying, driving and boating on Sundays?"),
+    quoted, if the backend says it states the answer to the question."""
+    best = max(range(len(evidence)), key=asked_about.__getitem__, default=None)
+    if best is None or asked_about[best] < ANSWERING_COVERAGE or asked_about.count(asked_about[best]) > 1:
+        return
+    text = as_claim(evidence[best].passage.text)
+    p = supported(question, text, [evidence[best]], backend, settings, answers=True)
+    log.debug("the sentence holding the question [%s] (%.2f): P(it answers) %s",
+              evidence[best].passage.chunk_id, asked_about[best], p)
+    if p is not None and p >= settings.check_at:
+        yield Part(text, (best,))
 
 
 def _checked(question: str, shape: str, text: str, numbers: list[int], evidence: list[Evidence], backend,
              settings: Settings, seen: list[str]) -> Part | None:
     """``text`` as a part citing the evidence it names — or, when that does not state it (a small
-    model miscounts its markers), the evidence sentence it matches best — if that passes its check."""
+    model miscounts its markers), the evidence sentence it matches best — if that passes its check.
+    What it cites must hold at least ``MIN_SUPPORT`` of its words (with the documents' titles)."""
     if text in seen[:-1]:
         return None  # said already
     named = tuple(dict.fromkeys(n - 1 for n in numbers if 1 <= n <= len(evidence)))
     best = _best_match(text, evidence)
     tries = (named, best, _completed(text, named, evidence, shape), _completed(text, best, evidence, shape))
     for sources in dict.fromkeys(s for s in tries if s):
+        if (held := support(text, [evidence[s] for s in sources])) < MIN_SUPPORT:
+            log.debug("claim %r %s: holds %.2f of its words", text, sources, held)
+            continue
         verdict = check_claim(question, text, [evidence[s] for s in sources], backend, settings,
                               answers=shape == "factoid")
         log.debug("claim %r %s: %s", text, sources, verdict)
@@ -153,25 +206,43 @@ def _checked(question: str, shape: str, text: str, numbers: list[int], evidence:
     return None
 
 
+MIN_SUPPORT = 0.5  # the share of a claim's words that what it cites must hold
+
+
+def support(text: str, cited: list[Evidence]) -> float:
+    """The share of the words of ``text`` that the ``cited`` sentences (and their documents' titles) hold."""
+    words = terms_of(MARKER.sub("", text))
+    seen = set().union(*(terms_of(e.passage.text) | terms_of(e.parent.title) for e in cited))
+    return len(words & seen) / len(words) if words else 1.0
+
+
 def _completed(text: str, sources: tuple[int, ...], evidence: list[Evidence], shape: str) -> tuple[int, ...]:
     """``sources`` and the fewest other sentences of the same documents (at most two) that name what
-    ``text`` names and they do not — a sentence joining two evidence sentences cites both; () when
-    nothing is missing or no such sentences are found."""
+    ``text`` names and they do not, and hold enough of its words — a sentence joining two evidence
+    sentences cites both; () when nothing is missing or no such sentences are found."""
     if not sources:
         return ()
     only = shape != "factoid"
-    missing = unsupported_terms(text, [evidence[s] for s in sources], sentences_only=only)
+
+    def gap(cited: tuple[int, ...]) -> tuple[int, float]:  # names missing, then words missing
+        chosen = [evidence[s] for s in cited]
+        return len(unsupported_terms(text, chosen, sentences_only=only)), -support(text, chosen)
+
+    def short(g: tuple[int, float]) -> bool:
+        return g[0] > 0 or -g[1] < MIN_SUPPORT
+
     docs = {evidence[s].parent.doc_id for s in sources}
     added: list[int] = []
-    while missing and len(added) < 2:
-        left = {i: unsupported_terms(text, [evidence[s] for s in (*sources, *added, i)], sentences_only=only)
-                for i, e in enumerate(evidence) if i not in sources and i not in added and e.parent.doc_id in docs}
-        best = min(left, key=lambda i: len(left[i]), default=None)
-        if best is None or len(left[best]) >= len(missing):
+    current = gap(sources)
+    while short(current) and len(added) < 2:
+        left = {i: gap((*sources, *added, i)) for i, e in enumerate(evidence)
+                if i not in sources and i not in added and e.parent.doc_id in docs}
+        best = min(left, key=left.__getitem__, default=None)
+        if best is None or left[best] >= current:
             return ()
         added.append(best)
-        missing = left[best]
-    return tuple(sorted((*sources, *added))) if added and not missing else ()
+        current = left[best]
+    return tuple(sorted((*sources, *added))) if added and not short(current) else ()
 
 
 def _best_match(text: str, evidence: list[Evidence]) -> tuple[int, ...]:

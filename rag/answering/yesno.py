@@ -57,6 +57,9 @@ def answer_yes_no(question: str, evidence: list[Evidence], backend, settings: Se
                 return None
             if (p if may == "Yes" else 1 - p) < settings.check_at:
                 continue
+            if may == "Yes" and (rival := _rival(question, e.passage.text, p, judge, settings)):
+                log.debug("No [%s]: the sentence says it of %r", e.passage.chunk_id, rival)
+                may = "No"
         return Part(f"{may} — “{' '.join(e.passage.text.split())}”", (i,), short=may)
     return None
 
@@ -102,6 +105,44 @@ def _states_another(e: Evidence, question: str, missing: set[str]) -> bool:
         years = {t for t in missing if _YEAR.match(t)}
         return any(t[:1].isdigit() and bool(_YEAR.match(t)) == bool(years) for t in others)
     return any(not t[:1].isdigit() for t in others)
+
+
+_NAME = re.compile(r"[A-Z][\w'’.&-]*(?:\s+[A-Z][\w'’.&-]*)*")
+RIVALS = 6  # the other names of a sentence tried in the subject's place
+RIVAL_MARGIN = 0.1
+
+
+def _rival(question: str, sentence: str, p: float, judge, settings: Settings) -> str | None:
+    """Another name of ``sentence`` of which the backend finds the question truer than of its own
+    subject ("Was Lisa Campbell the Administrator of the Korea AeroSpace Administration?" of a
+    sentence naming "KASA Administrator Oh Tae-seok" and "Canadian Space Agency Administrator Lisa
+    Campbell"): the sentence says it of someone else. ``p``: P(yes) for the question as asked."""
+    from ..generate.prompt import yes_no_messages
+
+    first = _NAME.search(question, question.find(" ") + 1) if " " in question else None
+    if first is None:
+        return None
+    asked = terms_of(question)
+    names = [_trimmed(m.group(), asked) for m in _NAME.finditer(sentence) if m.start() > 0 or " " in m.group()]
+    rivals = [n for n in dict.fromkeys(names) if terms_of(n) and not terms_of(n) & asked][:RIVALS]
+    for name in rivals:
+        other = f"{question[:first.start()]}{name}{question[first.end():]}"
+        q = judge(yes_no_messages(other, sentence), settings)
+        log.debug("P(yes) of %r: %s (as asked: %.2f)", other, q, p)
+        if q is not None and q >= settings.check_at and q >= p + RIVAL_MARGIN:
+            return name
+    return None
+
+
+def _trimmed(name: str, asked: set[str]) -> str:
+    """``name`` without the words at either end that the question says ("Administrator Oh Tae-seok"
+    is "Oh Tae-seok" for a question about an administrator)."""
+    words = name.rstrip(".").split()
+    while words and terms_of(words[0]) <= asked:
+        words.pop(0)
+    while words and terms_of(words[-1]) <= asked:
+        words.pop()
+    return " ".join(words)
 
 
 _YEAR = re.compile(r"^(?:1[5-9]|20)\d\d$")

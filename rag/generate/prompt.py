@@ -130,7 +130,8 @@ Then write: answer = the calculation over those names, with + - * / and parenthe
 Only for a percentage or a growth rate ("by what percentage", "what rate"), calculate the ratio, such as (new - old) / old: it is shown in %. "By how much" or "how much did it grow" asks for the difference, new - old, in the evidence's unit; so does the change in a rate or percentage. The number of years between two years is the later minus the earlier. A number the evidence states needs no calculation: answer = its name.
 If the evidence does not give the numbers the question needs, reply only: {NONE}"""
 
-# A change in a rate, a percentage from a table's total row, a growth in money and a count of days, worked
+# A change in a rate, a percentage from a table's total row, a growth in money, a count of days and
+# the years of a span "(1994–2010)", worked
 # (none from the seeds).
 ARITHMETIC_EXAMPLE = [
     {"role": "user", "content": "<evidence>\n[1] (Harbour report) The port handled 34,229 containers in 2022.\n"
@@ -152,6 +153,10 @@ ARITHMETIC_EXAMPLE = [
      "Question: How many days after the ticket sale began did the festival open?"},
     {"role": "assistant", "content": 'sale_began = d(1, "3 March 2024")\nfestival_opened = d(2, "29th")\n'
      'answer = days(sale_began, festival_opened)'},
+    {"role": "user", "content": "<evidence>\n[1] (Town history) Under mayor Lena Ortiz (1994–2010) the harbour was "
+     "rebuilt.\n</evidence>\n\nQuestion: How many years did Lena Ortiz serve as mayor?"},
+    {"role": "assistant", "content": 'took_office = n(1, "1994")\nleft_office = n(1, "2010")\n'
+     'answer = left_office - took_office'},
 ]
 
 
