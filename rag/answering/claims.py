@@ -195,8 +195,9 @@ def _checked(question: str, shape: str, text: str, numbers: list[int], evidence:
     best = _best_match(text, evidence)
     tries = (named, best, _completed(text, named, evidence, shape), _completed(text, best, evidence, shape))
     for sources in dict.fromkeys(s for s in tries if s):
-        if (held := support(text, [evidence[s] for s in sources])) < MIN_SUPPORT:
-            log.debug("claim %r %s: holds %.2f of its words", text, sources, held)
+        held, run = support(text, [evidence[s] for s in sources])
+        if held < MIN_SUPPORT or run > MAX_NEW_RUN:
+            log.debug("claim %r %s: holds %.2f of its words, %d new in a row", text, sources, held, run)
             continue
         verdict = check_claim(question, text, [evidence[s] for s in sources], backend, settings,
                               answers=shape == "factoid")
@@ -206,43 +207,68 @@ def _checked(question: str, shape: str, text: str, numbers: list[int], evidence:
     return None
 
 
-MIN_SUPPORT = 0.5  # the share of a claim's words that what it cites must hold
+MIN_SUPPORT = 0.6  # the share of a claim's words that what it cites must hold
+MAX_NEW_RUN = 3  # and no more of its words in a row that what it cites does not ("mutual assistance in bilateral …")
+_WORD = re.compile(r"[\w'’-]+")
 
 
-def support(text: str, cited: list[Evidence]) -> float:
-    """The share of the words of ``text`` that the ``cited`` sentences (and their documents' titles) hold."""
-    words = terms_of(MARKER.sub("", text))
+def support(text: str, cited: list[Evidence]) -> tuple[float, int]:
+    """The share of the words of ``text`` that the ``cited`` sentences (and their documents' titles)
+    hold, and the longest run of its words in a row that they do not (stop words neither count nor
+    break a run): a list's invented items, a clause the evidence never states."""
+    text = MARKER.sub("", text)
+    words = terms_of(text)
     seen = set().union(*(terms_of(e.passage.text) | terms_of(e.parent.title) for e in cited))
-    return len(words & seen) / len(words) if words else 1.0
+    run = longest = 0
+    for word in _WORD.findall(text):
+        if terms := terms_of(word):
+            run = 0 if terms <= seen else run + 1
+            longest = max(longest, run)
+    return (len(words & seen) / len(words) if words else 1.0), longest
 
 
 def _completed(text: str, sources: tuple[int, ...], evidence: list[Evidence], shape: str) -> tuple[int, ...]:
     """``sources`` and the fewest other sentences of the same documents (at most two) that name what
-    ``text`` names and they do not, and hold enough of its words — a sentence joining two evidence
-    sentences cites both; () when nothing is missing or no such sentences are found."""
+    ``text`` names and they do not, and hold enough of its words (sentences next to them only, for
+    words) — a sentence joining two evidence sentences cites both; () when nothing is missing or no
+    such sentences are found."""
     if not sources:
         return ()
     only = shape != "factoid"
 
-    def gap(cited: tuple[int, ...]) -> tuple[int, float]:  # names missing, then words missing
+    def gap(cited: tuple[int, ...]) -> tuple[int, int, float]:  # names missing, new words in a row, words missing
         chosen = [evidence[s] for s in cited]
-        return len(unsupported_terms(text, chosen, sentences_only=only)), -support(text, chosen)
+        held, run = support(text, chosen)
+        return len(unsupported_terms(text, chosen, sentences_only=only)), max(0, run - MAX_NEW_RUN), -held
 
-    def short(g: tuple[int, float]) -> bool:
-        return g[0] > 0 or -g[1] < MIN_SUPPORT
+    def short(g: tuple[int, int, float]) -> bool:
+        return g[0] > 0 or g[1] > 0 or -g[2] < MIN_SUPPORT
 
     docs = {evidence[s].parent.doc_id for s in sources}
     added: list[int] = []
     current = gap(sources)
     while short(current) and len(added) < 2:
-        left = {i: gap((*sources, *added, i)) for i, e in enumerate(evidence)
-                if i not in sources and i not in added and e.parent.doc_id in docs}
+        chosen = (*sources, *added)  # names come from anywhere in the documents, words from the sentences around
+        left = {i: gap((*chosen, i)) for i, e in enumerate(evidence)
+                if i not in chosen and e.parent.doc_id in docs and (current[0] or _next_to(i, chosen, evidence))}
         best = min(left, key=left.__getitem__, default=None)
         if best is None or left[best] >= current:
             return ()
         added.append(best)
         current = left[best]
     return tuple(sorted((*sources, *added))) if added and not short(current) else ()
+
+
+def _next_to(i: int, chosen: tuple[int, ...], evidence: list[Evidence]) -> bool:
+    """Sentence ``i`` comes just before or after one of ``chosen`` in the same passage."""
+    e = evidence[i]
+    for j in chosen:
+        c = evidence[j]
+        if c.parent.chunk_id == e.parent.chunk_id:
+            a, b = sorted((e.sentence, c.sentence), key=lambda x: x.start)
+            if not e.parent.text[a.end:b.start].strip():
+                return True
+    return False
 
 
 def _best_match(text: str, evidence: list[Evidence]) -> tuple[int, ...]:
