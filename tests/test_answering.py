@@ -2,6 +2,8 @@
 then every shape over the seeds with the real embedder and the real local model (slow)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 import rag
@@ -133,6 +135,43 @@ def test_a_sentence_joining_two_evidence_sentences_cites_both():
                     evidence, None, Settings(), ["x"]) is None  # a name no sentence holds
 
 
+def test_a_claim_whose_words_what_it_cites_does_not_hold_is_dropped():
+    from rag.answering.claims import _checked, support
+    from rag.config import Settings
+
+    e = _evidence("The MOU covers Earth observation, space science and satellite communications.", title="Korea and Canada")
+    invented = "The Korea-Canada MOU covers space science, commercial industry, mutual assistance and bilateral deliberation"
+    held, run = support(invented, [e])
+    assert run == 6  # "commercial industry, mutual assistance and bilateral deliberation"
+    assert _checked("What does the Korea-Canada MOU cover?", "list", invented, [1], [e], None, Settings(), ["x"]) is None
+    assert support("The MOU covers Earth observation and space science", [e]) == (1.0, 0)
+
+
+def test_words_are_completed_only_from_the_sentences_beside_the_cited_one():
+    from rag.answering.claims import _completed
+
+    routed = "The packets are routed individually over different paths."
+    parent = f"In connectionless mode each packet includes full addresses. {routed} Fees apply."
+    evidence = [_evidence(t, parent=parent) for t in ("In connectionless mode each packet includes full addresses.",
+                                                      routed, "Fees apply.")]
+    text = "In connectionless mode each packet includes full addresses and is routed individually over different paths"
+    assert _completed(text, (0,), evidence, "comparison") == (0, 1)
+    other = _evidence(routed, parent=f"Elsewhere. {routed}")
+    far = [evidence[0], evidence[2], Evidence(other.passage, replace(other.parent, chunk_id="d/a.txt#1"), other.sentence)]
+    assert _completed(text, (0,), far, "comparison") == ()  # not beside it: the claim joins unrelated words
+
+
+def test_when_one_sentence_holds_the_question_an_answer_from_another_is_off_the_question():
+    from rag.answering.claims import ANSWERING_COVERAGE, on_question
+
+    q = "Which countries banned flying, driving and boating on Sundays during the oil crisis?"
+    held = on_question(q, [_evidence("The UK, Germany and Norway banned flying, driving and boating on Sundays.",
+                                     title="1973 oil crisis"),
+                           _evidence("The Netherlands imposed prison sentences for using too much electricity.",
+                                     title="1973 oil crisis")])
+    assert held[0] >= ANSWERING_COVERAGE and 2 * held[1] < held[0]
+
+
 def test_a_sentence_that_points_back_brings_the_sentence_before_it():
     from rag.answering.base import antecedent
 
@@ -168,6 +207,20 @@ def test_another_figure_for_the_same_event_is_a_no_the_figures_show():
     e = _evidence("On October 16, 1973, OPEC raised the posted price of oil by 70%, to $5.11 a barrel.")
     part = answer_yes_no("Did OPEC raise the posted price of oil by 50% in October 1973?", [e], NotAsked(), Settings())
     assert part is not None and part.short == "No" and part.sources == (0,) and "70%" in part.text
+
+
+def test_a_yes_the_sentence_says_of_another_name_is_a_no():
+    from rag.answering.yesno import answer_yes_no
+    from rag.config import Settings
+
+    class Judge:  # leans yes for the question as asked, and more for the name the sentence gives the role
+        def yes_probability(self, messages, settings):
+            asked = messages[-1]["content"].split("Question: ")[1]
+            return 0.9 if asked.startswith("Was Oh Tae-seok") else 0.6
+
+    e = _evidence("KASA Administrator Oh Tae-seok met Canadian Space Agency Administrator Lisa Campbell.")
+    part = answer_yes_no("Was Lisa Campbell the Administrator of KASA?", [e], Judge(), Settings())
+    assert part is not None and part.short == "No" and part.sources == (0,)
 
 
 def test_checked_parts_are_numbered_by_first_use():
@@ -268,6 +321,12 @@ def test_korean_officials_across_the_documents_are_listed(ask):
 def test_a_premise_the_documents_contradict_is_answered_no_with_the_sentence(ask):
     a = ask("Did the Korea-Canada MOU signing take place in Seoul?")
     assert a.text.startswith("No") and CANADA in _cited(a) and "Colorado Springs" in a.citations[0].quote
+
+
+@pytest.mark.slow
+def test_a_role_the_sentence_gives_someone_else_is_answered_no(ask):
+    a = ask("Was Lisa Campbell the Administrator of the Korea AeroSpace Administration?")
+    assert a.text.startswith("No") and CANADA in _cited(a) and "Oh Tae-seok" in a.citations[0].quote
 
 
 @pytest.mark.slow

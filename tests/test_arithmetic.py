@@ -255,6 +255,20 @@ def test_operands_named_first_are_one_expression():
     assert calculate(program, ["On sale on 3 March 2024.", "Opened on the 29th."]).result == "26 days"
 
 
+def test_an_operand_named_for_a_year_takes_the_figure_the_sentence_gives_that_year():
+    from rag.answering.arithmetic import year_labels
+
+    s = "It was worth $32 billion in 2011, up from $28 billion in September 2010 and $26 billion in 2009."
+    assert [(f.shown, y) for f, y in year_labels(s)] == [("$32 billion", 2011), ("$28 billion", 2010), ("$26 billion", 2009)]
+    row = "Total net sales — 2021: 5,310; 2020: 4,870; 2019: 4,512"
+    assert [y for _, y in year_labels(row)] == [2021, 2020, 2019]
+    misread = 'worth_2011 = n(1, "32")\nworth_2009 = n(1, "28")\nanswer = worth_2011 - worth_2009'
+    c = calculate(misread, [s], "By how much did it grow from 2009 to 2011?")
+    assert c is not None and c.text == "$32 billion − $26 billion = $6 billion"
+    # a name without a year, or a figure the sentence gives no year, is taken as written
+    assert calculate('a = n(1, "32")\nb = n(1, "28")\nanswer = a - b', [s]).text == "$32 billion − $28 billion = $4 billion"
+
+
 def test_a_calculation_that_cites_no_figure_is_no_answer():
     assert calculate("2 * 2 + 2", ["Total net sales 5,310 4,870"], "In what year?") is None
 
