@@ -172,6 +172,17 @@ def test_when_one_sentence_holds_the_question_an_answer_from_another_is_off_the_
     assert held[0] >= ANSWERING_COVERAGE and 2 * held[1] < held[0]
 
 
+def test_one_sentence_naming_both_sides_of_a_comparison_leads_it():
+    from rag.answering.claims import _both_sides
+
+    q = "How did the oil embargo's effect on the Netherlands differ from its effect on the UK and France?"
+    both = _evidence("The Netherlands faced a complete embargo, the UK and France received almost uninterrupted supplies.",
+                     title="1973 oil crisis")
+    one = _evidence("The Netherlands imposed prison sentences for those who used too much electricity.", title="1973 oil crisis")
+    assert _both_sides(q, [one, both]) == 1
+    assert _both_sides(q, [one, _evidence("The UK faced an embargo of its own.", title="1973 oil crisis")]) is None
+
+
 def test_a_sentence_that_points_back_brings_the_sentence_before_it():
     from rag.answering.base import antecedent
 
@@ -181,6 +192,20 @@ def test_a_sentence_that_points_back_brings_the_sentence_before_it():
     assert antecedent(2, evidence) == 1  # "This" is the fall of the dollar
     assert antecedent(1, evidence) is None and antecedent(3, evidence) is None
     assert antecedent(1, [evidence[0], evidence[2]]) is None  # the sentence before it was not selected
+
+
+def test_a_cause_brings_the_sentence_after_it_that_says_what_it_led_to():
+    from rag.answering.base import _with_neighbours, consequent
+
+    parent = "The rule capped the price of old oil. Predictably, old oil was withdrawn from the market. Imports rose."
+    texts = ("The rule capped the price of old oil.", "Predictably, old oil was withdrawn from the market.", "Imports rose.")
+    evidence = [_evidence(t, parent=parent) for t in texts]
+    assert consequent(0, evidence) == 1 and consequent(1, evidence) is None
+    assert consequent(0, [evidence[0], evidence[2]]) is None  # the sentence after it was not selected
+    passage = evidence[0].parent
+    scored = [Sentence(0, parent.index(t), parent.index(t) + len(t), 0.5, 0.5, 1.0, 0.5) for t in texts]
+    chosen = _with_neighbours([scored[0]], scored, [passage], after=True)
+    assert [parent[c.start:c.end] for c in chosen] == list(texts[:2])
 
 
 def test_a_no_rests_on_a_sentence_about_the_same_event_not_a_link_to_it():
