@@ -161,7 +161,8 @@ def _sentences(shape: str, query: str, question: str, passages: list[Passage], i
         found, _ = search(query, idx, settings.replace(k=2 * settings.claim_k))
         evidence = topic_sentences(query, found, idx, wide, n=2 * settings.claim_k)
     else:
-        evidence = select_evidence(query, passages[: settings.claim_k], idx, wide, antecedents=True)
+        evidence = select_evidence(query, passages[: settings.claim_k], idx, wide, antecedents=True,
+                                   consequents=shape == "explanation")
     return stream_claims(query, shape, evidence, backend, settings, asked=question, sides=sides), evidence
 
 

@@ -8,6 +8,8 @@ rows are ever scored or read, so the same code runs over the local index and a d
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from .types import Passage, page_fields
 
 FUSIONS = ("convex", "rrf")
 PRF_BETA = 0.3  # weight of the feedback centroid added to the query vector
+LEXICAL_THREADS = 16  # searches whose database lexical side runs beside their dense side at once
 
 
 def resolve(settings: Settings | None, index: Store | Path | str | None, **overrides) -> tuple[Settings, Store]:
@@ -112,9 +115,17 @@ def _rank(query: str, index: Store, settings: Settings, mode: str, fusion: str, 
     """The query vector, candidate rows best first, and their fused scores."""
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
+    bm25 = pending = None
+    if mode in ("hybrid", "bm25"):
+        if mode == "hybrid" and getattr(index, "concurrent_lexical", False):
+            pending = _lexical_pool().submit(_lexical_top, index, places.expand(query), pool)
+        else:
+            bm25 = index.lexical(places.expand(query))
     qvec = get_embedder(settings.embedder, settings.threads).encode_cached([query])[0]
-    bm25 = index.lexical(places.expand(query)) if mode in ("hybrid", "bm25") else None
-    rows, scores = _fuse(qvec, bm25, index, settings, mode, fusion, pool)
+    dense = index.search_dense(qvec, pool) if mode in ("hybrid", "dense") else None
+    if pending is not None:
+        bm25 = pending.result()
+    rows, scores = _fuse(qvec, bm25, index, settings, mode, fusion, pool, dense)
     if prf > 0 and mode != "bm25" and rows:
         centroid = index.vectors_of(rows[:prf]).mean(axis=0)
         expanded = qvec + PRF_BETA * centroid
@@ -122,12 +133,34 @@ def _rank(query: str, index: Store, settings: Settings, mode: str, fusion: str, 
     return qvec, rows, scores
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _lexical_pool() -> ThreadPoolExecutor:
+    """Threads that run a database store's lexical search while the caller embeds the query and
+    runs the dense search: the two wait on the database at once (each thread has its own connection)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=LEXICAL_THREADS, thread_name_prefix="rag-lexical")
+        return _pool
+
+
+def _lexical_top(index: Store, query: str, pool: int):
+    bm25 = index.lexical(query)
+    bm25.top(pool)  # kept by the lexical object: _fuse's call returns it
+    return bm25
+
+
 def _fuse(qvec: np.ndarray, bm25, index: Store, settings: Settings, mode: str, fusion: str,
-          pool: int) -> tuple[list[int], dict[int, float]]:
+          pool: int, dense: list[tuple[int, float]] | None = None) -> tuple[list[int], dict[int, float]]:
+    """Fused candidates; ``dense``: the dense top ``pool`` of ``qvec`` if already searched."""
     lists: list[tuple[np.ndarray, float]] = []  # (rows best first, weight) per retriever
     exact = []  # the retriever's score of any row
     if mode in ("hybrid", "dense"):
-        lists.append((np.array([r for r, _ in index.search_dense(qvec, pool)], dtype=np.int64), settings.dense_weight))
+        hits = dense if dense is not None else index.search_dense(qvec, pool)
+        lists.append((np.array([r for r, _ in hits], dtype=np.int64), settings.dense_weight))
         exact.append(lambda rows: index.vectors_of(rows) @ qvec)
     if mode in ("hybrid", "bm25") and bm25 is not None:
         lists.append((np.asarray(bm25.top(pool), dtype=np.int64), settings.bm25_weight))

@@ -303,6 +303,25 @@ def test_indexed_lexical_search_ranks_as_the_folder_index(lexical_pair):
         pg.lexical_candidates = type(pg).lexical_candidates
 
 
+def test_lexical_candidates_scored_in_parts_rank_as_in_one(lexical_pair):
+    """Scoring the candidates in parts, each on its own connection, changes nothing: the same rows
+    in the same order (ties broken by row), the same candidates counted, the same certificate."""
+    local, pg = lexical_pair
+    try:
+        for cap in (0, 40):
+            pg.lexical_candidates = cap
+            for query in LEXICAL_QUERIES:
+                seen = []
+                for parts in (1, 2, 3):
+                    pg.lexical_parts = parts
+                    lex = pg.lexical(query)
+                    seen.append((list(lex.top(20)), lex.candidates, lex.exact, list(lex.scores(lex.top(20)))))
+                assert seen[0][0] and seen[0] == seen[1] == seen[2], (query, cap)
+    finally:
+        pg.lexical_candidates = type(pg).lexical_candidates
+        pg.lexical_parts = type(pg).lexical_parts
+
+
 def test_lexical_search_of_a_collection_returns_k_among_a_bigger_one(lexical_pair, pg_url, tmp_settings):
     """One GIN index holds every collection: a small collection whose chunks share every term with
     a big one still gets its own k best, and only its own."""

@@ -22,13 +22,16 @@ class Evidence:
 
 
 def select_evidence(question: str, passages: list[Passage], index, settings: Settings,
-                    shown: Sequence[Evidence] = (), antecedents: bool = False) -> list[Evidence]:
+                    shown: Sequence[Evidence] = (), antecedents: bool = False,
+                    consequents: bool = False) -> list[Evidence]:
     """The best sentences of ``passages`` for ``question`` that fit ``settings.evidence_tokens``
     (at most ``settings.evidence``), read in context: grouped by passage, in document order.
     A sentence of a higher-ranked passage is preferred (``evidence_rank_weight`` / (1 + its rank));
     the sentences of ``shown`` (an earlier selection) are left out. With ``antecedents``, a chosen
     sentence that opens by pointing back ("This contributed to…", "These included…") brings the
-    sentence before it, which says what it points to (for answers of several sentences)."""
+    sentence before it, which says what it points to (for answers of several sentences); with
+    ``consequents``, a chosen sentence followed by one that says what it led to ("Predictably, old
+    oil was withdrawn…") brings that one (for explanations)."""
     texts = sentence_texts(passages)
     if not texts:
         return []
@@ -46,8 +49,8 @@ def select_evidence(question: str, passages: list[Passage], index, settings: Set
         used += cost
         if len(chosen) == settings.evidence:
             break
-    if antecedents:
-        chosen = _with_antecedents(chosen, scored, passages)
+    if antecedents or consequents:
+        chosen = _with_neighbours(chosen, scored, passages, antecedents, consequents)
     rank = {}
     for s in chosen:
         rank.setdefault(s.passage, len(rank))
@@ -63,19 +66,35 @@ POINTS_BACK = re.compile(r"^\W*(?:this|these|that|those|such|it|its|they|their|h
                          re.IGNORECASE)
 
 
-def _with_antecedents(chosen: list[Sentence], scored: list[Sentence], passages: list[Passage]) -> list[Sentence]:
-    """``chosen`` and, before each sentence of it that points back, the sentence preceding it in
-    its passage (scored as the sentence it explains), unless chosen already."""
+# A sentence that opens by saying what the one before it led to.
+LEADS_ON = re.compile(r"^\W*(?:predictably|consequently|as a result|as a consequence|therefore|thus|hence|accordingly"
+                      r"|in turn|this (?:led|caused|resulted|meant|made|forced|created))\b", re.IGNORECASE)
+
+
+def _with_neighbours(chosen: list[Sentence], scored: list[Sentence], passages: list[Passage],
+                     before: bool = True, after: bool = False) -> list[Sentence]:
+    """``chosen`` and, with ``before``, before each sentence of it that points back the sentence
+    preceding it in its passage; with ``after``, after each the sentence following it when that
+    one says what it led to — each scored as the sentence it goes with, unless chosen already."""
     have = {(s.passage, s.start) for s in chosen}
     out = []
+
+    def add(t: Sentence | None, text_of: Sentence, pattern: re.Pattern, score: float) -> None:
+        if t is not None and (t.passage, t.start) not in have and pattern.match(passages[text_of.passage].text[
+                text_of.start:text_of.end]):
+            have.add((t.passage, t.start))
+            out.append(replace(t, score=score))
+
     for s in chosen:
-        if POINTS_BACK.match(passages[s.passage].text[s.start:s.end]):
-            before = max((t for t in scored if t.passage == s.passage and t.end <= s.start), key=lambda t: t.start,
-                         default=None)
-            if before is not None and (before.passage, before.start) not in have:
-                have.add((before.passage, before.start))
-                out.append(replace(before, score=s.score))
+        same = [t for t in scored if t.passage == s.passage]
+        if before:
+            prev = max((t for t in same if t.end <= s.start), key=lambda t: t.start, default=None)
+            add(prev, s, POINTS_BACK, s.score)
         out.append(s)
+        if after:
+            nxt = min((t for t in same if t.start >= s.end), key=lambda t: t.start, default=None)
+            if nxt is not None:
+                add(nxt, nxt, LEADS_ON, s.score)
     return out
 
 
@@ -88,12 +107,27 @@ def _embedder(name: str, threads: int):
 def antecedent(i: int, evidence: Sequence[Evidence]) -> int | None:
     """The evidence sentence just before sentence ``i`` in its passage (nothing but space between
     them), if it is among ``evidence`` and sentence ``i`` points back to it."""
-    e = evidence[i]
-    if not POINTS_BACK.match(e.passage.text):
+    if not POINTS_BACK.match(evidence[i].passage.text):
         return None
-    return next((j for j, b in enumerate(evidence) if b.parent.chunk_id == e.parent.chunk_id
-                 and b.sentence.end <= e.sentence.start
-                 and not e.parent.text[b.sentence.end:e.sentence.start].strip()), None)
+    return _beside(i, evidence, after=False)
+
+
+def consequent(i: int, evidence: Sequence[Evidence]) -> int | None:
+    """The evidence sentence just after sentence ``i`` in its passage, if it says what ``i`` led to."""
+    j = _beside(i, evidence, after=True)
+    return j if j is not None and LEADS_ON.match(evidence[j].passage.text) else None
+
+
+def _beside(i: int, evidence: Sequence[Evidence], after: bool) -> int | None:
+    """The evidence sentence just before (or ``after``) sentence ``i`` in its passage, nothing but
+    space between them."""
+    e = evidence[i]
+    for j, b in enumerate(evidence):
+        first, second = (e, b) if after else (b, e)
+        if (j != i and b.parent.chunk_id == e.parent.chunk_id and first.sentence.end <= second.sentence.start
+                and not e.parent.text[first.sentence.end:second.sentence.start].strip()):
+            return j
+    return None
 
 
 def as_claim(sentence: str) -> str:

@@ -16,7 +16,7 @@ from ..evidence import terms_of
 from ..config import Settings
 from ..generate.base import Declining
 from ..generate.prompt import NONE, _escape, count_tokens, format_sources
-from .base import Evidence, Part, antecedent, as_claim
+from .base import Evidence, Part, antecedent, as_claim, consequent
 from .check import check_claim, supported, unsupported_terms
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,9 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
             if off_question(part):
                 log.debug("claim %r: its evidence is not about the question", text)
                 continue
+            if shape == "factoid" and _ASKS_NUMBER.search(asked or question) and not _NUMBER.search(text):
+                log.debug("claim %r: no number for a question that asks how many", text)
+                continue
             if shape != "factoid":
                 for j in dict.fromkeys(antecedent(s, evidence) for s in part.sources):
                     if j is not None and j not in shown and j not in part.sources:
@@ -131,6 +134,13 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
                             yield Part(context, (j,))
             shown.update(part.sources)
             yield part
+            if shape == "explanation":  # what a cause led to, when the evidence says so right after it
+                for j in dict.fromkeys(consequent(s, evidence) for s in part.sources):
+                    if j is not None and j not in shown:
+                        shown.add(j)
+                        effect = as_claim(evidence[j].passage.text)
+                        if check_claim(asked or question, effect, [evidence[j]], backend, settings).ok:
+                            yield Part(effect, (j,))
 
     def replied() -> Iterator[Part]:
         nonlocal raw
@@ -147,6 +157,10 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
         yield from checked(split_claims(raw, final=True)[0])
 
     said = False
+    if shape == "comparison" and (lead := _both_sides(asked or question, evidence)) is not None:
+        said = True  # one sentence that names every side and holds the question: it leads the answer
+        shown.add(lead)
+        yield Part(as_claim(evidence[lead].passage.text), (lead,))
     for part in replied():
         said = True
         yield part
@@ -154,6 +168,10 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
         yield from _answering_sentence(asked or question, evidence, asked_about, backend, settings)
 
 
+_ASKS_NUMBER = re.compile(r"\bhow (?:many|much|long|old|far|often)\b|\bwhat (?:percentage|proportion|number|share)\b",
+                          re.IGNORECASE)
+_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
+                     r"|hundred|thousand|million|billion|dozen|half|once|twice)\b", re.IGNORECASE)
 ANSWERING = ("factoid", "list")  # shapes whose answer is what the question asks, stated in the evidence
 _REQUEST = {"list", "name", "give", "tell", "show", "identifi", "mention", "enumer"}
 ANSWERING_COVERAGE = 0.6  # the share of the question's words a sentence (and its title) holds to be quoted as the answer
@@ -165,6 +183,18 @@ def on_question(question: str, evidence: list[Evidence]) -> list[float]:
     asked = terms_of(question) - _REQUEST
     return [len(asked & (terms_of(e.passage.text) | terms_of(e.parent.title))) / len(asked) if asked else 0.0
             for e in evidence]
+
+
+def _both_sides(question: str, evidence: list[Evidence]) -> int | None:
+    """The one evidence sentence that names every name of the question and holds most of its words
+    ("the Netherlands faced a complete embargo, the UK and France received almost uninterrupted
+    supplies" for how the embargo's effect on the Netherlands differed from that on the UK and France)."""
+    held = on_question(question, evidence)
+    best = max(range(len(evidence)), key=held.__getitem__, default=None)
+    if (best is None or held[best] < ANSWERING_COVERAGE or held.count(held[best]) > 1
+            or unsupported_terms(question, [evidence[best]], sentences_only=True)):
+        return None
+    return best
 
 
 def _answering_sentence(question: str, evidence: list[Evidence], asked_about: list[float], backend,

@@ -20,7 +20,7 @@ from .check import unsupported_terms
 
 log = logging.getLogger(__name__)
 
-CANDIDATES = 4  # the best evidence sentences considered
+CANDIDATES = 8  # the best evidence sentences considered
 
 
 def answer_yes_no(question: str, evidence: list[Evidence], backend, settings: Settings) -> Part | None:

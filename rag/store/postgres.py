@@ -25,6 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -40,6 +41,7 @@ EF_SEARCH_MAX = 1000
 VECTOR_CACHE = 20_000  # vectors a store keeps (30 MB at 384 dimensions)
 PAIRED_TERMS = 8  # of the commoner query terms, pairs of these may be probed
 LEXICAL_CANDIDATES = 5000  # scripts/bench_store.py: SciFact and 1M chunks
+LEXICAL_PARTS = 2  # connections scoring one lexical search's candidates at once
 
 
 def redact(url: str) -> str:
@@ -138,6 +140,13 @@ class PostgresStore:
     # BM25 candidates per lexical search (at least 10 n): the chunks holding the query's rarest terms
     # (PostgresLexical). 0: every chunk holding any query term (exact, slower as the collection grows).
     lexical_candidates = LEXICAL_CANDIDATES
+    # rag.search runs the lexical search on a thread of its own while the query is embedded and
+    # searched densely: both wait on the database, each on its own connection
+    concurrent_lexical = True
+    # a lexical search's candidates are scored in this many parts at once, each by its own
+    # connection (a backend of its own: a 2-core server scores 7,000 candidates in half the time);
+    # 1 for a server whose cores are all busy with other searches
+    lexical_parts = LEXICAL_PARTS
 
     def __init__(self, url: str, collection: str, config: dict, version: int):
         self.url, self.collection, self.config, self.version = url, collection, config, version
@@ -285,6 +294,16 @@ class PostgresStore:
 
 _cache: dict[tuple[str, str], PostgresStore] = {}
 _cache_lock = threading.Lock()
+_parts: ThreadPoolExecutor | None = None
+
+
+def _part_pool() -> ThreadPoolExecutor:
+    """Threads (each with its own connection per store) that score the other parts of lexical searches."""
+    global _parts
+    with _cache_lock:
+        if _parts is None:
+            _parts = ThreadPoolExecutor(max_workers=16, thread_name_prefix="rag-bm25-part")
+        return _parts
 
 
 class ChunkCount:
@@ -338,20 +357,23 @@ class DocumentsView(Mapping):
         return [(r[0], _document(r, r[6])) for r in rows]
 
 
-# BM25 of candidate chunks (the CTE ``c``): ``q`` holds each distinct query term with its weight,
-# its IDF times how often the query repeats it (bm25s sums a repeated term once per repetition).
-BM25_SQL = """
-    WITH q AS (SELECT * FROM unnest(%(terms)s::text[], %(w)s::float8[]) AS q(term, w)),
-    c AS MATERIALIZED ({candidates})
-    SELECT c.id, sum(q.w * t.tf / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * c.tokens / %(avgdl)s))) AS score{found}
-    FROM c CROSS JOIN LATERAL unnest(c.terms, c.tfs) AS t(term, tf) JOIN q ON q.term = t.term
-    GROUP BY c.id"""
-# Each probe (the rare terms together, or one pair) is its own scan of the GIN index; ``collection
-# || ''`` keeps the planner from scanning the collection instead (which it prefers for a small one,
-# then tests every probe on every chunk).
-CANDIDATES_SQL = """SELECT DISTINCT ON (id) id, terms, tokens, tfs FROM ({arms}) a
-    WHERE collection || '' = %(c)s LIMIT %(most)s"""
-ARM_SQL = "SELECT id, terms, tokens, tfs, collection FROM rag_chunks WHERE terms {op} %({name})s::text[]"
+# BM25 of one chunk ``c`` (a row of rag_chunks), a scalar subquery: each distinct query term
+# ``q`` with its weight, its IDF times how often the query repeats it (bm25s sums a repeated term
+# once per repetition), joined with the chunk's terms and their frequencies.
+SCORE_SQL = """(SELECT coalesce(sum(q.w * t.tf / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * c.tokens / %(avgdl)s))), 0)
+    FROM unnest(c.terms, c.tfs) AS t(term, tf) JOIN unnest(%(terms)s::text[], %(w)s::float8[]) AS q(term, w)
+    ON q.term = t.term)"""
+# The top n of the candidates, in one pass: the probes (the rare terms together, and each pair)
+# OR-ed, so the planner reads their GIN scans into one bitmap and each candidate's row once (no
+# duplicates to sort away), scoring it as it goes. ``collection || ''`` keeps the planner from
+# scanning the collection instead (which it prefers for a small one, then tests every probe on
+# every chunk); ``found`` counts the candidates (at most ``most``). With ``{part}`` (``id % parts =
+# part``) one query scores one part of the candidates, the parts on connections of their own.
+TOP_SQL = """SELECT c.id, """ + SCORE_SQL + """ AS score, count(*) OVER () AS found
+    FROM (SELECT id, terms, tokens, tfs FROM rag_chunks WHERE ({probes}) AND collection || '' = %(c)s {part}
+          LIMIT %(most)s) c
+    ORDER BY score DESC, c.id LIMIT %(n)s"""
+SCORES_SQL = "SELECT c.id, " + SCORE_SQL + " FROM rag_chunks c WHERE c.id = ANY(%(rows)s)"
 
 
 class PostgresLexical:
@@ -382,6 +404,8 @@ class PostgresLexical:
         self.n = n
         self.exact: bool | None = None  # after top(): whether the top is provably bm25s's
         self.candidates = 0  # after top(): how many chunks it scored
+        self._scores: dict[int, float] = {}  # row -> BM25, of the rows scored so far
+        self._top: dict[int, np.ndarray] = {}  # n -> top(n)
         self.params = {"terms": self.terms, "w": [self.weights[t] for t in self.terms], "k1": K1, "b": B,
                        "avgdl": total / max(n, 1), "c": store.collection}
 
@@ -425,32 +449,47 @@ class PostgresLexical:
         return best + free
 
     def top(self, n: int) -> np.ndarray:
+        """The best ``n`` rows (kept: asking again for the same ``n`` reads nothing)."""
         if not self.terms:
             self.exact = True
             return np.zeros(0, dtype=np.int64)
+        if n in self._top:
+            return self._top[n]
         singles, pairs = self.probe(n)
-        arms = " UNION ALL ".join(([ARM_SQL.format(op="&&", name="singles")] if singles else [])
-                                  + [ARM_SQL.format(op="@>", name=f"pair{i}") for i in range(len(pairs))])
+        probes = " OR ".join((["terms && %(singles)s::text[]"] if singles else [])
+                             + [f"terms @> %(pair{i})s::text[]" for i in range(len(pairs))])
         cap = self.store.lexical_candidates
-        most = 4 * max(cap, 10 * n) if cap else None  # a bound on the work when terms co-occur far more than expected
-        sql = BM25_SQL.format(candidates=CANDIDATES_SQL.format(arms=arms), found=", (SELECT count(*) FROM c)")
-        rows = self.store._rows(sql + " ORDER BY score DESC, c.id LIMIT %(n)s",
-                                {**self.params, "singles": singles, "most": most, "n": int(n),
-                                 **{f"pair{i}": p for i, p in enumerate(pairs)}})
+        parts = max(1, int(self.store.lexical_parts))
+        # a bound on the work when terms co-occur far more than expected (per part)
+        most = -(-4 * max(cap, 10 * n) // parts) if cap else None
+        params = {**self.params, "singles": singles, "most": most, "n": int(n), "parts": parts,
+                  **{f"pair{i}": p for i, p in enumerate(pairs)}}
+        sql = TOP_SQL.format(probes=probes, part="AND id %% %(parts)s = %(part)s" if parts > 1 else "")
+        if parts > 1:  # each part on a connection of its own: the database scores them at once
+            others = [_part_pool().submit(self.store._rows, sql, {**params, "part": i}) for i in range(1, parts)]
+            found = [self.store._rows(sql, {**params, "part": 0})] + [f.result() for f in others]
+        else:
+            found = [self.store._rows(sql, params)]
+        rows = sorted((r for part in found for r in part), key=lambda r: (-r[1], r[0]))[:n]
+        self._scores.update((int(r), float(s)) for r, s, _ in rows)
+        self.candidates = sum(part[0][2] for part in found if part)
+        complete = most is None or all(not part or part[0][2] < most for part in found)  # no candidate was cut off
         bound = self.bound(singles, pairs)
-        self.candidates = rows[0][2] if rows else 0
-        complete = most is None or self.candidates < most  # no candidate was cut off
         self.exact = complete and (bound == 0 or (len(rows) == n and rows[-1][1] > bound))
-        return np.array([r for r, s, _ in rows if s > 0], dtype=np.int64)
+        self._top[n] = np.array([r for r, s, _ in rows if s > 0], dtype=np.int64)
+        return self._top[n]
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
+        """BM25 of ``rows`` (0 for a row holding no query term); those ``top`` or an earlier call
+        scored are not asked again (fusion asks for the candidates' scores twice)."""
         rows = [int(r) for r in rows]
         if not self.terms or not rows:
             return np.zeros(len(rows), dtype=np.float32)
-        found = dict(self.store._rows(BM25_SQL.format(
-            candidates="SELECT id, terms, tokens, tfs FROM rag_chunks WHERE id = ANY(%(rows)s)", found=""),
-            {**self.params, "rows": rows}))
-        return np.array([found.get(r, 0.0) for r in rows], dtype=np.float32)
+        missing = [r for r in dict.fromkeys(rows) if r not in self._scores]
+        if missing:
+            found = dict(self.store._rows(SCORES_SQL, {**self.params, "rows": missing}))
+            self._scores.update((r, float(found.get(r, 0.0))) for r in missing)
+        return np.array([self._scores[r] for r in rows], dtype=np.float32)
 
 
 # --- writing ---------------------------------------------------------------------------------
