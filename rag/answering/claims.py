@@ -189,10 +189,16 @@ def _both_sides(question: str, evidence: list[Evidence]) -> int | None:
     """The one evidence sentence that names every name of the question and holds most of its words
     ("the Netherlands faced a complete embargo, the UK and France received almost uninterrupted
     supplies" for how the embargo's effect on the Netherlands differed from that on the UK and France)."""
-    held = on_question(question, evidence)
-    best = max(range(len(evidence)), key=held.__getitem__, default=None)
-    if (best is None or held[best] < ANSWERING_COVERAGE or held.count(held[best]) > 1
-            or unsupported_terms(question, [evidence[best]], sentences_only=True)):
+    best = _holding(on_question(question, evidence))
+    if best is None or unsupported_terms(question, [evidence[best]], sentences_only=True):
+        return None
+    return best
+
+
+def _holding(held: list[float]) -> int | None:
+    """The one sentence that holds the most of the question, if that is ``ANSWERING_COVERAGE`` or more."""
+    best = max(range(len(held)), key=held.__getitem__, default=None)
+    if best is None or held[best] < ANSWERING_COVERAGE or held.count(held[best]) > 1:
         return None
     return best
 
@@ -203,8 +209,7 @@ def _answering_sentence(question: str, evidence: list[Evidence], asked_about: li
     the question's words ("The UK, Germany, Italy, Switzerland and Norway banned flying, driving and
     boating on Sundays." for "Which countries banned flying, driving and boating on Sundays?"),
     quoted, if the backend says it states the answer to the question."""
-    best = max(range(len(evidence)), key=asked_about.__getitem__, default=None)
-    if best is None or asked_about[best] < ANSWERING_COVERAGE or asked_about.count(asked_about[best]) > 1:
+    if (best := _holding(asked_about)) is None:
         return
     text = as_claim(evidence[best].passage.text)
     p = supported(question, text, [evidence[best]], backend, settings, answers=True)
