@@ -3,13 +3,14 @@
 Names, demonyms and alternative spellings come from the ``countryinfo`` package. A form shared by
 several countries ("American", "French") stands for the most populous of them. Two- and
 three-letter ISO codes never trigger an expansion ("AI" is Anguilla's, "IT" Italy's) and are
-never added; other all-capital forms such as "UK" match only in capitals.
+never added, except "US" and "USA", which prose writes as names; other all-capital forms such as "UK" match only in capitals.
 """
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 
+_WRITTEN_CODES = {"US", "USA"}  # codes that prose writes as names ("the US withdrawal"), in capitals only
 _MAX_WORDS = 4  # longer official names ("United Kingdom of Great Britain and Northern Ireland") add noise
 
 
@@ -28,7 +29,7 @@ def _countries() -> tuple[re.Pattern, dict[str, tuple[str, ...]]]:
     for key, info in CountryInfo.all().items():
         iso = {str(code) for code in (info.get("ISO") or {}).values() if code}
         names = [info.get("name") or "", info.get("demonym") or "", *(info.get("altSpellings") or [])]
-        forms = [f.strip() for f in names if f and f.strip() not in iso and "," not in f
+        forms = [f.strip() for f in names if f and (f.strip() not in iso or f.strip() in _WRITTEN_CODES) and "," not in f
                  and len(f.split()) <= _MAX_WORDS and len(f.strip()) > 1]
         forms_of[key] = list(dict.fromkeys(forms))
         for form in forms_of[key]:
@@ -58,8 +59,8 @@ def expand(query: str) -> str:
     """``query`` followed by the other names of every country it names (unchanged when it names none)."""
     present = query.lower()
     extra = []
-    for names in others(query).values():
-        for other in names:
-            if other.lower() not in present and other not in extra:
+    for form, names in others(query).items():
+        for other in names if form not in _WRITTEN_CODES else ():  # the codes match names; they expand no search
+            if other.lower() not in present and other not in extra and other not in _WRITTEN_CODES:
                 extra.append(other)
     return f"{query} {' '.join(extra)}" if extra else query

@@ -183,6 +183,16 @@ def test_one_sentence_naming_both_sides_of_a_comparison_leads_it():
     assert _both_sides(q, [one, _evidence("The UK faced an embargo of its own.", title="1973 oil crisis")]) is None
 
 
+def test_names_are_not_joined_from_sentences_far_apart():
+    from rag.answering.claims import _completed
+
+    parent = ("Of the EEC members, the Netherlands faced a complete embargo. The UK was spared. France was spared. "
+              "Italy banned driving. Sweden rationed gasoline and heating oil.")
+    texts = ("Of the EEC members, the Netherlands faced a complete embargo.", "Sweden rationed gasoline and heating oil.")
+    evidence = [_evidence(t, parent=parent) for t in texts]
+    assert _completed("The embargo left the Netherlands rationing gasoline and heating oil", (1,), evidence, "comparison") == ()
+
+
 def test_a_sentence_that_points_back_brings_the_sentence_before_it():
     from rag.answering.base import antecedent
 

@@ -43,3 +43,12 @@ def test_bm25_matches_a_demonym_to_the_country_name():
     question = "Which British minister signed the agreement?"
     literal, expanded = scores(question), scores(expand(question))
     assert literal[0] <= literal[1] and expanded[0] > 2 * expanded[1]
+
+
+def test_us_names_the_united_states_in_a_claim_but_expands_no_search():
+    from rag.places import expand, others
+
+    assert "United States" in others("The US withdrawal from Bretton Woods")["US"]
+    assert "US" not in others("let us go")
+    assert expand("what did the US sign") == "what did the US sign"
+    assert "US" not in expand("American agencies").split()

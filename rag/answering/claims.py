@@ -263,10 +263,10 @@ def support(text: str, cited: list[Evidence]) -> tuple[float, int]:
 
 
 def _completed(text: str, sources: tuple[int, ...], evidence: list[Evidence], shape: str) -> tuple[int, ...]:
-    """``sources`` and the fewest other sentences of the same documents (at most two) that name what
-    ``text`` names and they do not, and hold enough of its words (sentences next to them only, for
-    words) — a sentence joining two evidence sentences cites both; () when nothing is missing or no
-    such sentences are found."""
+    """``sources`` and the fewest other sentences near them (at most two) that name what ``text`` names
+    and they do not (``NAMES_GAP`` sentences between at most), and hold enough of its words (sentences
+    right beside them only, for words) — a sentence joining two evidence sentences cites both; () when
+    nothing is missing or no such sentences are found."""
     if not sources:
         return ()
     only = shape != "factoid"
@@ -279,13 +279,12 @@ def _completed(text: str, sources: tuple[int, ...], evidence: list[Evidence], sh
     def short(g: tuple[int, int, float]) -> bool:
         return g[0] > 0 or g[1] > 0 or -g[2] < MIN_SUPPORT
 
-    docs = {evidence[s].parent.doc_id for s in sources}
     added: list[int] = []
     current = gap(sources)
     while short(current) and len(added) < 2:
-        chosen = (*sources, *added)  # names come from anywhere in the documents, words from the sentences around
-        left = {i: gap((*chosen, i)) for i, e in enumerate(evidence)
-                if i not in chosen and e.parent.doc_id in docs and (current[0] or _next_to(i, chosen, evidence))}
+        chosen = (*sources, *added)  # names from the sentences near, words from those right beside
+        left = {i: gap((*chosen, i)) for i in range(len(evidence))
+                if i not in chosen and _near(i, chosen, evidence, NAMES_GAP if current[0] else 0)}
         best = min(left, key=left.__getitem__, default=None)
         if best is None or left[best] >= current:
             return ()
@@ -294,14 +293,17 @@ def _completed(text: str, sources: tuple[int, ...], evidence: list[Evidence], sh
     return tuple(sorted((*sources, *added))) if added and not short(current) else ()
 
 
-def _next_to(i: int, chosen: tuple[int, ...], evidence: list[Evidence]) -> bool:
-    """Sentence ``i`` comes just before or after one of ``chosen`` in the same passage."""
+NAMES_GAP = 1  # sentences that may lie between a cited sentence and one added for the names a claim joins
+
+
+def _near(i: int, chosen: tuple[int, ...], evidence: list[Evidence], gap: int) -> bool:
+    """Sentence ``i`` lies in the passage of one of ``chosen``, with at most ``gap`` sentences between them."""
     e = evidence[i]
     for j in chosen:
         c = evidence[j]
         if c.parent.chunk_id == e.parent.chunk_id:
             a, b = sorted((e.sentence, c.sentence), key=lambda x: x.start)
-            if not e.parent.text[a.end:b.start].strip():
+            if len(split_sentences(e.parent.text[a.end:b.start])) <= gap:
                 return True
     return False
 
