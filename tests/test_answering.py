@@ -375,3 +375,12 @@ def test_an_explanation_is_built_from_checked_sentences(ask):
     a = ask("Why is Canada interested in Korea as a partner?")
     assert not a.abstained and a.shape == "explanation" and CANADA in _cited(a)
     _every_claim_cites(a)
+
+
+def test_an_answer_to_how_many_states_a_number():
+    from rag.answering.claims import _of_the_kind_asked
+
+    q = "How much funding has been earmarked for the Korea–Canada satellite cooperation?"
+    assert not _of_the_kind_asked(q, "The two agencies agreed to cooperate in Earth observation and space science")
+    assert _of_the_kind_asked(q, "The programme was given $40 million")
+    assert _of_the_kind_asked("Who signed the MOU?", "Oh Tae-seok signed it")

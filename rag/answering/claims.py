@@ -122,7 +122,7 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
             if off_question(part):
                 log.debug("claim %r: its evidence is not about the question", text)
                 continue
-            if shape == "factoid" and _ASKS_NUMBER.search(asked or question) and not _NUMBER.search(text):
+            if shape == "factoid" and not _of_the_kind_asked(asked or question, text):
                 log.debug("claim %r: no number for a question that asks how many", text)
                 continue
             if shape != "factoid":
@@ -172,6 +172,13 @@ _ASKS_NUMBER = re.compile(r"\bhow (?:many|much|long|old|far|often)\b|\bwhat (?:p
                           re.IGNORECASE)
 _NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
                      r"|hundred|thousand|million|billion|dozen|half|once|twice)\b", re.IGNORECASE)
+
+
+def _of_the_kind_asked(question: str, text: str) -> bool:
+    """An answer to "how many / how much …" states a number."""
+    return not _ASKS_NUMBER.search(question) or bool(_NUMBER.search(text))
+
+
 ANSWERING = ("factoid", "list")  # shapes whose answer is what the question asks, stated in the evidence
 _REQUEST = {"list", "name", "give", "tell", "show", "identifi", "mention", "enumer"}
 ANSWERING_COVERAGE = 0.6  # the share of the question's words a sentence (and its title) holds to be quoted as the answer
@@ -212,6 +219,8 @@ def _answering_sentence(question: str, evidence: list[Evidence], asked_about: li
     if (best := _holding(asked_about)) is None:
         return
     text = as_claim(evidence[best].passage.text)
+    if not _of_the_kind_asked(question, text):
+        return
     p = supported(question, text, [evidence[best]], backend, settings, answers=True)
     log.debug("the sentence holding the question [%s] (%.2f): P(it answers) %s",
               evidence[best].passage.chunk_id, asked_about[best], p)
