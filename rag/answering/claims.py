@@ -168,15 +168,18 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
         yield from _answering_sentence(asked or question, evidence, asked_about, backend, settings)
 
 
-_ASKS_NUMBER = re.compile(r"\bhow (?:many|much|long|old|far|often)\b|\bwhat (?:percentage|proportion|number|share)\b",
-                          re.IGNORECASE)
+_ASKS_COUNT = re.compile(r"\bhow (?:many|long|old|far|often)\b|\bwhat number\b", re.IGNORECASE)
+_ASKS_AMOUNT = re.compile(r"\bhow much\b|\bwhat (?:percentage|proportion|share)\b", re.IGNORECASE)
+_AMOUNT = re.compile(r"\d|\b(?:hundred|thousand|million|billion|trillion|half)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
-                     r"|hundred|thousand|million|billion|dozen|half|once|twice)\b", re.IGNORECASE)
+                     r"|hundred|thousand|million|billion|trillion|dozen|half|once|twice)\b", re.IGNORECASE)
 
 
 def _of_the_kind_asked(question: str, text: str) -> bool:
-    """An answer to "how many / how much …" states a number."""
-    return not _ASKS_NUMBER.search(question) or bool(_NUMBER.search(text))
+    """An answer to "how many …" states a number; to "how much …", a figure ("two agencies" is no amount)."""
+    if _ASKS_AMOUNT.search(question):
+        return bool(_AMOUNT.search(text))
+    return not _ASKS_COUNT.search(question) or bool(_NUMBER.search(text))
 
 
 ANSWERING = ("factoid", "list")  # shapes whose answer is what the question asks, stated in the evidence
