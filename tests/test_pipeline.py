@@ -246,6 +246,13 @@ def test_an_answer_part_its_backend_does_not_confirm_is_dropped():
     assert asked[-1] == ("Colorado Springs", "The venue was the 41st Space Symposium in Colorado Springs.")
 
 
+def test_two_parts_one_sentence_states_share_its_line_and_citation():
+    text, short, cites, claims = compose("Who signed the MoU, and with whom?", "Oh Tae-seok [1]; Lisa Campbell [1]; "
+                                         "Oh Tae-seok [1]", _evidence(), Settings())
+    assert short == "Oh Tae-seok; Lisa Campbell" and len(cites) == 1 and len(claims) == 1
+    assert text.startswith("Oh Tae-seok; Lisa Campbell [1] — “The MoU was signed")
+
+
 def test_a_paraphrased_name_is_snapped_to_the_evidence_and_completed():
     passage = Passage("a/dj.txt", "dj.txt", "", "Daejeon City is a research hub. Its institutes are located within the "
                       "Daedeok Innopolis.", 0, 88, 0.9, "a/dj.txt#0")

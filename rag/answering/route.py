@@ -19,6 +19,9 @@ SHAPES = ("factoid", "list", "comparison", "summary", "explanation", "arithmetic
 _AUX = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)"
 _YESNO = re.compile(rf"^\s*(?:{_AUX}(?:n['’]t)?\b|(?:is it|was it) (?:true|correct|right)\b)", re.IGNORECASE)
 _ALTERNATIVE = re.compile(r"\bor\b(?! not\b)", re.IGNORECASE)  # "Was it X or Y?" asks which, not whether
+# "Did a minister sign, and who was it?": the fact asked for answers the "whether" too
+_AND_ASKS = re.compile(r",?\s+and\s+(?:if so,?\s+)?(?:(?:under|on|in|at|by|for) )?(?:who|whom|whose|which|what|when|where)\b",
+                       re.IGNORECASE)
 _SUMMARY = re.compile(
     r"\b(?:summari[sz]e|summary|overview|outline|gist|recap|main (?:points|ideas|topics|themes)|key (?:points|takeaways)"
     r"|what (?:is|are) (?:this|these|that|those|the)\b[^?]*\babout|what do(?:es)? (?:this|these|the)\b[^?]*\b(?:say|cover|discuss)"
@@ -73,7 +76,7 @@ def shape_of(question: str, backend=None, settings: Settings | None = None) -> s
         return "arithmetic"
     if _COMPARE.search(q):
         return "comparison"
-    if _YESNO.match(q) and not _ALTERNATIVE.search(q):
+    if _YESNO.match(q) and not _ALTERNATIVE.search(q) and not _AND_ASKS.search(q):
         return "yesno"
     if _EXPLAIN.search(q):
         return "explanation"

@@ -124,22 +124,33 @@ def compose(question: str, raw: str, evidence: list[Evidence], settings: Setting
         if found is None and short:  # a paraphrase: keep the evidence's own words if most of it is there
             found, short = next(((e, span) for e in pool if (span := _snap(short, e.passage.text, asked))), (None, short))
         # a "yes" has no span of its own to ground it: its sentence must share the question's words
-        if (found is not None and answerable(found, best, settings, paraphrase=not yes) and all(found is not e for _, e in parts)
+        if (found is not None and not _said(short, found, parts) and answerable(found, best, settings, paraphrase=not yes)
                 and (confirm is None or confirm(short, found))):
             parts.append((short, found))
     if not parts:
         return None
+    # one line per sentence: two parts one sentence states ("KITSAT-1; University of Surrey") share its quote
+    by_sentence: dict[int, tuple[list[str], Evidence]] = {}
+    for short, e in parts:
+        by_sentence.setdefault(id(e), ([], e))[0].append(short)
     citations, lines = [], []
-    for number, (short, e) in enumerate(parts, 1):
+    for number, (shorts, e) in enumerate(by_sentence.values(), 1):
         span = (e.sentence.start, e.sentence.end)
         citations.append(make_citation(number, e.parent, span, e.sentence.score))
         quote = " ".join(e.passage.text.split())
+        short = "; ".join(s for s in shorts if s)
         if not short or len(_norm(short)) >= 0.8 * len(_norm(quote)):
             lines.append(f"{quote} [{number}]")
         else:
             lines.append(f"{short} [{number}] — “{quote}”")
     claims = [Claim(line, (number,)) for number, line in enumerate(lines, 1)]
     return "\n".join(lines), "; ".join(s for s, _ in parts if s), citations, claims
+
+
+def _said(short: str, e: Evidence, parts: list[tuple[str, Evidence]]) -> bool:
+    """``short`` adds nothing to what an earlier part already took from the same sentence ``e``."""
+    return any(e is other and (not short or not said or _norm(short) in _norm(said) or _norm(said) in _norm(short))
+               for said, other in parts)
 
 
 def ask(backend, question: str, evidence: list[Evidence], settings: Settings) -> tuple[str, float | None]:
