@@ -23,6 +23,7 @@ from .types import Passage, page_fields
 
 FUSIONS = ("convex", "rrf")
 PRF_BETA = 0.3  # weight of the feedback centroid added to the query vector
+VOTE_BAND = 0.5  # likely_documents: candidates this close to the best fused score vote for their document
 LEXICAL_THREADS = 16  # searches whose database lexical side runs beside their dense side at once
 
 
@@ -51,8 +52,15 @@ def search(query: str, index: Store, settings: Settings, k: int | None = None, m
     k = k or settings.k
     if not index.chunk_count() or not query.strip():
         return [], 0.0
+    if settings.statement_terms:
+        from .statements import expand
+
+        query = expand(query)
     qvec, rows, scores = _rank(query, index, settings, mode or settings.mode, fusion, prf, settings.fetch_k)
-    ranked = _reranked(query, index, settings, rows, scores, k)
+    if settings.scope_docs > 0 and len(index.documents) > 1 and (mode or settings.mode) == "hybrid":
+        ranked = _scoped(query, qvec, index, settings, rows, scores, k)
+    else:
+        ranked = _reranked(query, index, settings, rows, scores, k)
     kept = [row for row, _ in ranked]
     relevance = float(max(index.vectors_of(kept) @ qvec)) if kept else 0.0
     return [p for _, p in ranked], relevance
@@ -76,6 +84,62 @@ def _reranked(query: str, index: Store, settings: Settings, rows: list[int], sco
             passages = rerank(query, head, weights_for(index), 1 - settings.meaning_weight, embedder) + passages[depth:]
         kept = [row_of[p.chunk_id] for p in passages]
     return list(zip(kept, passages))[:k]
+
+
+def likely_documents(index: Store, settings: Settings, rows: list[int], scores: dict[int, float],
+                     head: list[tuple[int, Passage]]) -> list[str]:
+    """Documents best first by two signals of the fused ranking, each normalised to sum 1: the
+    share of the fused score of the top ``rerank_depth`` candidates scoring at least ``VOTE_BAND``
+    of the best that is the document's (a document the question names has many passages holding
+    its name; the band keeps a long document's many middling passages from outvoting a clear best), and 1/(1+i) for the i-th
+    document to appear in the reranked ``head`` (max-passage)."""
+    best = max(scores[rows[0]], 0.0) if rows else 0.0
+    top = [row for row in rows[: max(settings.rerank_depth, 1)] if scores[row] >= VOTE_BAND * best]
+    vote: dict[str, float] = {}
+    for row, chunk in zip(top, index.chunks_of(top)):
+        vote[chunk.doc_id] = vote.get(chunk.doc_id, 0.0) + max(scores[row], 0.0)
+    first = {}
+    for _, p in head:
+        first.setdefault(p.doc_id, 1.0 / (1 + len(first)))
+    total: dict[str, float] = {}
+    for signal in (vote, first):
+        norm = sum(signal.values()) or 1.0
+        for doc, v in signal.items():
+            total[doc] = total.get(doc, 0.0) + v / norm
+    return sorted(total, key=total.__getitem__, reverse=True)
+
+
+def _within(query: str, qvec: np.ndarray, index: Store, settings: Settings, rows: list[int]) -> tuple[list[int], dict[int, float]]:
+    """``rows`` (the passages of a few documents) ranked for ``query``: dense (``scope_dense_weight``)
+    and BM25 (``bm25_weight``) scores of every row, each min-max normalised over its own top
+    ``fetch_k`` of them, as ``_fuse`` does over the whole store."""
+    rows_ = np.asarray(rows, dtype=np.int64)
+    if not len(rows_):
+        return [], {}
+    parts = [(index.vectors_of(rows_) @ qvec, settings.scope_dense_weight),
+             (np.asarray(index.lexical(places.expand(query)).scores(rows_), dtype=np.float64), settings.bm25_weight)]
+    values = np.zeros(len(rows_))
+    for s, weight in parts:
+        ref = s[np.argsort(-s, kind="stable")[: settings.fetch_k]]
+        lo, hi = float(ref.min()), float(ref.max())
+        values += weight * ((s - lo) / (hi - lo) if hi > lo else np.ones(len(s)))
+    values /= sum(w for _, w in parts) or 1.0
+    order = np.argsort(-values, kind="stable")[: settings.fetch_k]
+    return [int(rows_[i]) for i in order], {int(rows_[i]): float(values[i]) for i in order}
+
+
+def _scoped(query: str, qvec: np.ndarray, index: Store, settings: Settings, rows: list[int], scores: dict[int, float],
+            k: int) -> list[tuple[int, Passage]]:
+    """Two-stage, document-scoped search: the fused ranking names the likely documents
+    (``likely_documents``); the ``scope_docs`` best of them are searched again on their own
+    (``_within``: every passage of theirs scored, the dense side weighted ``scope_dense_weight``), and
+    those passages, reranked as usual, come first; the whole-store ranking fills the rest of ``k``."""
+    head = _reranked(query, index, settings, rows, scores, max(k, settings.rerank_depth))
+    docs = likely_documents(index, settings, rows, scores, head)[: settings.scope_docs]
+    inner, inner_scores = _within(query, qvec, index, settings, [r for d in docs for r in index.rows_of(d)])
+    scoped = _reranked(query, index, settings, inner, inner_scores, k) if inner else []
+    seen = {row for row, _ in scoped}
+    return (scoped + [(row, p) for row, p in head if row not in seen])[:k]
 
 
 def search_documents(query: str, index: Store, settings: Settings, n: int = 100, mode: str | None = None, *,

@@ -71,3 +71,60 @@ def test_no_near_duplicate_passages(tmp_path, tmp_settings):
 
 def test_empty_query_returns_nothing(seeds_settings):
     assert rag.retrieve("   ", settings=seeds_settings) == []
+
+
+# --- document-scoped search (scope_docs) -------------------------------------------------------
+def test_likely_documents_put_the_named_document_first(seeds_settings):
+    from rag.search import _rank, _reranked, likely_documents, resolve
+
+    settings, index = resolve(seeds_settings, None)
+    query = "What did the Canadian Space Agency and KASA agree on?"
+    _, rows, scores = _rank(query, index, settings, "hybrid", "convex", 0, settings.fetch_k)
+    docs = likely_documents(index, settings, rows, scores, _reranked(query, index, settings, rows, scores, 10))
+    assert index.documents[docs[0]].source == CANADA and len(set(docs)) == len(docs) and set(docs) <= set(index.documents)
+
+
+def test_within_ranks_only_the_given_rows(seeds_settings):
+    from rag.embed import get_embedder
+    from rag.search import _within, resolve
+
+    settings, index = resolve(seeds_settings, None)
+    doc = next(d for d, v in index.documents.items() if v.source == UK)
+    qvec = get_embedder(settings.embedder, settings.threads).encode_cached(["semiconductors"])[0]
+    rows, scores = _within("semiconductors", qvec, index, settings, index.rows_of(doc))
+    assert sorted(rows) == sorted(index.rows_of(doc))
+    assert [scores[r] for r in rows] == sorted(scores.values(), reverse=True) and 0.0 <= min(scores.values())
+    assert _within("semiconductors", qvec, index, settings, []) == ([], {})
+
+
+def test_scoped_search_leads_with_the_likely_documents_passages(seeds_settings):
+    docs = {d.doc_id: d for d in rag.list_documents(seeds_settings)}
+    question = "who signed the MoU with the Canadian Space Agency"
+    plain = rag.retrieve(question, k=5, settings=seeds_settings)
+    scoped = rag.retrieve(question, k=5, settings=seeds_settings.replace(scope_docs=1))
+    assert len(scoped) == 5 and len({p.chunk_id for p in scoped}) == 5
+    assert scoped[0].source == CANADA and "Oh Tae-seok" in scoped[0].text
+    canada = [p.source == CANADA for p in scoped]
+    assert canada == sorted(canada, reverse=True)  # the scoped document's passages first, then the rest
+    assert sum(canada) >= sum(p.source == CANADA for p in plain)
+    for p in scoped:
+        assert docs[p.doc_id].text[p.start:p.end] == p.text
+
+
+def test_scoped_search_is_off_by_default_and_for_one_document_modes(seeds_settings):
+    question = "research institutes located in Daedeok Innopolis"
+    assert seeds_settings.scope_docs == 0
+    for mode in ("dense", "bm25"):
+        assert ([p.chunk_id for p in rag.retrieve(question, k=5, settings=seeds_settings.replace(scope_docs=2), mode=mode)]
+                == [p.chunk_id for p in rag.retrieve(question, k=5, settings=seeds_settings, mode=mode)])
+
+
+def test_a_named_statement_is_searched_with_its_row_labels(seeds_settings, monkeypatch):
+    from rag import search as search_module
+
+    seen = []
+    real = search_module._rank
+    monkeypatch.setattr(search_module, "_rank", lambda query, *a, **kw: seen.append(query) or real(query, *a, **kw))
+    rag.retrieve("What were total assets on the balance sheet?", k=3, settings=seeds_settings)
+    rag.retrieve("What were total assets on the balance sheet?", k=3, settings=seeds_settings.replace(statement_terms=False))
+    assert "total current liabilities" in seen[0] and seen[1] == "What were total assets on the balance sheet?"
