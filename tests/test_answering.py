@@ -44,6 +44,8 @@ SHAPED = [
     ("How many digital sectors does the ROK-UK partnership cover?", "factoid"),
     ("Which conference did Daejeon Mayor Lee Jang-woo attend in Montreal?", "factoid"),
     ("Was it Ottawa or Montreal where the mayor spoke?", "factoid"),
+    ("Did a minister sign for the UK side, and who was it?", "factoid"),  # the fact asked answers the "whether"
+    ("Was the symposium tied to an anniversary, and if so, which one?", "factoid"),
 ]
 
 
