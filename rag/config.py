@@ -52,7 +52,7 @@ class Settings:
     rerank_fused_weight: float = 0.8  # share of the fused retrieval score in the reranked score (tuned: SciFact + seeds)
     meaning_depth: int = 5  # the reranked top re-scored again by their best sentence's meaning (0: not)
     meaning_weight: float = 0.7  # share of that sentence score in it (tuned: SciFact, seeds, SQuAD tune)
-    scope_docs: int = 0  # search again within the this many most likely documents and rank their passages first (0: not; rag.search)
+    scope_docs: int = 0  # search again within this many most likely documents and rank their passages first (0: not; rag.search)
     statement_terms: bool = True  # a question naming a financial statement is searched with its row labels too (rag.statements)
     scope_dense_weight: float = 2.0  # dense weight of that in-document search (BM25 keeps bm25_weight; tuned: FinanceBench dev)
     # answering
