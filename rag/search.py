@@ -120,9 +120,7 @@ def _within(query: str, qvec: np.ndarray, index: Store, settings: Settings, rows
              (np.asarray(index.lexical(places.expand(query)).scores(rows_), dtype=np.float64), settings.bm25_weight)]
     values = np.zeros(len(rows_))
     for s, weight in parts:
-        ref = s[np.argsort(-s, kind="stable")[: settings.fetch_k]]
-        lo, hi = float(ref.min()), float(ref.max())
-        values += weight * ((s - lo) / (hi - lo) if hi > lo else np.ones(len(s)))
+        values += weight * _scaled(s, s[np.argsort(-s, kind="stable")[: settings.fetch_k]])
     values /= sum(w for _, w in parts) or 1.0
     order = np.argsort(-values, kind="stable")[: settings.fetch_k]
     return [int(rows_[i]) for i in order], {int(rows_[i]): float(values[i]) for i in order}
@@ -241,12 +239,16 @@ def _fuse(qvec: np.ndarray, bm25, index: Store, settings: Settings, mode: str, f
         total = sum(w for _, w in lists) or 1.0
         values = np.zeros(len(cand))
         for (_, weight), score in zip(lists, exact):
-            ref, s = score(head), score(cand)
-            lo, hi = (float(ref.min()), float(ref.max())) if len(ref) else (0.0, 0.0)
-            values += weight * ((s - lo) / (hi - lo) if hi > lo else np.ones(len(cand)))
+            values += weight * _scaled(score(cand), score(head))
         fused = {int(r): float(v) / total for r, v in zip(cand, values)}
     order = sorted(fused, key=fused.__getitem__, reverse=True)
     return order, fused
+
+
+def _scaled(s: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``s`` min-max normalised by the range of ``ref`` (all ones when that range is empty or flat)."""
+    lo, hi = (float(ref.min()), float(ref.max())) if len(ref) else (0.0, 0.0)
+    return (s - lo) / (hi - lo) if hi > lo else np.ones(len(s))
 
 
 def _dedup(index: Store, order: list[int], k: int, threshold: float) -> list[int]:
