@@ -83,7 +83,8 @@ def figures(text: str) -> list[Figure]:
 def same_figure(got: Figure, gold: Figure) -> bool:
     """Whether an answer's figure states the gold one, sign-free ("a decline of 0.6%" is "-0.6%").
 
-    Equal within half a unit of the gold's last digit ("1,577" is "$1577.00"), or the gold rounded to
+    Equal within half a unit of the gold's last significant digit ("1,577" is "$1577.00", "381.6" is
+    "$382.00", "8.74" is "8.70"), or the gold rounded to
     the answer's digits when the answer keeps at least one decimal ("24.3" for "24.26"), or within
     0.5 % for figures of 1,000 and more. Units: a percentage may be given as a fraction (0.125 for
     12.5%); a scale stated on one side only is read both as written and as millions on the other
@@ -94,7 +95,9 @@ def same_figure(got: Figure, gold: Figure) -> bool:
     if got.scale or gold.scale:  # in the gold's unit; an unscaled side read as written (if one is) and as millions
         shift = (got.scale or 6) - (gold.scale or 6)
         candidates = [c.scaleb(shift) for c in candidates] + (candidates if not (got.scale and gold.scale) else [])
-    tolerance = max(Decimal(5).scaleb(-gold.decimals - 1), RELATIVE * gold.value if gold.value >= LARGE else Decimal(0))
+    # the gold's precision is its last significant digit: "$382.00" is 382 (the metrics golds all end in .00)
+    digits = min(gold.decimals, max(0, -gold.value.normalize().as_tuple().exponent))
+    tolerance = max(Decimal(5).scaleb(-digits - 1), RELATIVE * gold.value if gold.value >= LARGE else Decimal(0))
     for c in candidates:
         if abs(c - gold.value) <= tolerance:
             return True
@@ -127,7 +130,8 @@ def gold_kind(gold: str, question: str = "") -> str:
 
 def grade_answer(answer: str, gold: str, question: str = "") -> dict:
     """``{"kind", "correct", ...}``: a yes/no gold needs the answer to start with the same word;
-    a figure gold needs each of its figures in the answer (``same_figure``); otherwise at least
+    a figure gold needs each of its figures in the answer (``same_figure``; of a calculation, in its
+    result); otherwise at least
     ``TERMS_SHARE`` of the gold's own content words (stemmed, not in the question; all of them
     when the question holds every one) must be in the answer."""
     from rag.cite import content_words
@@ -138,8 +142,9 @@ def grade_answer(answer: str, gold: str, question: str = "") -> dict:
     kind = gold_kind(gold, question)
     if kind == "yesno":
         return {"kind": kind, "correct": polarity(answer) == polarity(gold)}
-    if kind == "figure":
-        got, wanted = figures(answer), dict.fromkeys(figures(gold))
+    if kind == "figure":  # a calculation states its result, not its operands: "1,577 + 1,373 = 2,950" says 2,950
+        stated = "\n".join(line.rsplit(" = ", 1)[-1] for line in answer.splitlines())
+        got, wanted = figures(stated), dict.fromkeys(figures(gold))
         if _IN_MILLIONS.search(question):  # "Answer in USD millions": the gold's bare figures are millions
             wanted = [f if f.scale or f.percent else replace(f, scale=6) for f in wanted]
         missing = [f"{f.value}{'%' if f.percent else ''}" for f in wanted if not any(same_figure(g, f) for g in got)]

@@ -4,7 +4,8 @@ evidence with numbered citations — or abstain, showing the closest passages as
     question -> condense (follow-ups) -> route -> search -> select evidence ->
       factoid     span: a short answer and the sentence that states it (then, if declined, claims)
       yes/no      yesno: "Yes" / "No" with the sentence that shows it
-      arithmetic  arithmetic: one expression over cited figures, computed safely (else span)
+      arithmetic  arithmetic: one expression over cited figures (a table's rows read from its whole
+                  page), computed safely (else span)
       list, comparison, explanation, summary
                   claims: a few sentences, each checked against what it cites
                   (the whole collection: a line per document, its title and central sentence)
@@ -20,10 +21,10 @@ from pathlib import Path
 
 from .answering import span
 from .answering.base import Evidence, Part, Renderer, select_evidence
-from .answering.route import History, condense, shape_of
+from .answering.route import History, asks_whether, condense, shape_of
 from .config import Settings, check_question
 from .generate.registry import get_backend
-from .generate.prompt import ABSTAIN
+from .generate.prompt import ABSTAIN, count_tokens
 from .index import Index
 from .search import resolve, search
 from .types import Answer, Passage
@@ -63,9 +64,10 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
     consulted = passages[: settings.k]
     if on_topic:
         if not hasattr(backend, "chat"):  # a backend that only picks sentences (extractive): one sentence, quoted;
-            # it cannot weigh a yes or a no, so a yes/no question is declined (with the closest passages)
-            parts, evidence, composed = _fact("yesno" if shape == "yesno" else "factoid", query, question, passages,
-                                              idx, settings, backend)
+            # it cannot weigh a yes or a no, so a question whether something is so is declined (with the closest
+            # passages), also one that asks a fact besides ("Did they sign, and on what date?")
+            parts, evidence, composed = _fact("yesno" if shape == "yesno" or asks_whether(query) else "factoid", query,
+                                              question, passages, idx, settings, backend)
         elif shape in ("factoid", "arithmetic", "yesno"):
             parts, evidence, composed = _fact(shape, query, question, passages, idx, settings, backend)
         else:
@@ -102,8 +104,13 @@ def _fact(shape: str, query: str, question: str, passages: list[Passage], idx, s
     ``settings.factoid_claims``, a sentence answer over the wider claim evidence."""
     top = passages[: settings.k]
     if shape == "yesno":
-        from .answering.yesno import answer_yes_no, without_premise
+        from .answering.yesno import answer_yes_no, asks_change, by_change, without_premise
 
+        if asks_change(query) is not None and hasattr(backend, "chat"):  # "Did X grow between A and B?": calculated
+            evidence = _figure_evidence(query, passages, idx, settings)
+            part = by_change(question, evidence, backend, settings) if evidence else None
+            if part is not None:
+                return [part], evidence, None
         evidence = select_evidence(query, passages, idx, settings)
         evidence += select_evidence(without_premise(query), passages, idx, settings, shown=evidence)
         part = answer_yes_no(question, evidence, backend, settings) if evidence else None
@@ -111,7 +118,7 @@ def _fact(shape: str, query: str, question: str, passages: list[Passage], idx, s
     if shape == "arithmetic":
         from .answering.arithmetic import solve
 
-        evidence = select_evidence(query, passages, idx, settings.replace(evidence_tokens=settings.claim_evidence_tokens))
+        evidence = _figure_evidence(query, passages, idx, settings)
         parts = solve(question, evidence, backend, settings) if evidence else None
         if parts and _in_asked_unit(question, parts):
             return parts, evidence, None
@@ -124,6 +131,22 @@ def _fact(shape: str, query: str, question: str, passages: list[Passage], idx, s
     if composed is not None or not settings.factoid_claims:
         return [], evidence, composed
     return _sentences("factoid", query, question, passages, idx, settings, backend) + (None,)
+
+
+def _figure_evidence(query: str, passages: list[Passage], idx, settings: Settings) -> list[Evidence]:
+    """What a calculation reads: the table rows that name what ``query`` asks for (a statement table is
+    read from its whole page: its header, unit and rows), then the best sentences, in the claim budget;
+    for one amount asked in a unit, only the row that best names it."""
+    from .answering.arithmetic import reads_one_figure
+    from .answering.tables import ROWS, rows_for, widen
+
+    read = widen(passages, idx)
+    rows = rows_for(query, read, idx, settings, ROWS)
+    if rows and reads_one_figure(query):  # one amount: the row that names it, the model picks its year's figure
+        return rows[:1]
+    return rows + select_evidence(query, read, idx, settings.replace(
+        evidence_tokens=settings.claim_evidence_tokens - sum(count_tokens(e.passage.text) for e in rows),
+        evidence=settings.evidence - len(rows)), shown=rows)
 
 
 _UNIT = re.compile(r"\bhow (?:many|long)\s+(?:\w+\s+)?(days|weeks|months|years|hours|minutes)\b", re.IGNORECASE)

@@ -22,8 +22,39 @@ STATEMENTS = (
      "consolidated statements of income operations net revenues cost of sales operating income net income"),
 )
 
+# Standard abbreviations, the words of their statements' row labels (searched with them) and the row a
+# reader looks for ("capex" is "Purchases of property, plant and equipment" in a cash flow statement).
+TERMS = (
+    (re.compile(r"\bcapex\b|\bcapital (?:expenditures?|spending)\b", re.IGNORECASE),
+     "purchases of property plant and equipment capital expenditures",
+     "the cash flow statement's purchases of property, plant and equipment (or capital spending)"),
+    (re.compile(r"\bPP\s*&\s*E\b|\bPPNE\b", re.IGNORECASE), "property plant and equipment net",
+     "property, plant and equipment, net"),
+    (re.compile(r"\bD\s*&\s*A\b"), "depreciation and amortization", "depreciation and amortization"),
+    (re.compile(r"\bCOGS\b"), "cost of goods sold cost of sales", "cost of goods sold (or cost of sales)"),
+    (re.compile(r"\bSG\s*&\s*A\b"), "selling general and administrative expenses",
+     "selling, general and administrative expenses"),
+    (re.compile(r"\bR\s*&\s*D\b"), "research and development expenses", "research and development expenses"),
+    (re.compile(r"\bEBITDA\b"), "operating income depreciation and amortization",
+     "operating income plus depreciation and amortization"),
+    (re.compile(r"\bEPS\b"), "earnings per share", "earnings per share"),
+)
+
+
+def terms(query: str) -> str:
+    """The row labels of the statements and the abbreviations ``query`` names, one string ("" if none)."""
+    named = [labels for pattern, labels in STATEMENTS if pattern.search(query)]
+    return " ".join(named + [labels for pattern, labels, _ in TERMS if pattern.search(query)])
+
+
+def glossary(query: str) -> list[str]:
+    """What each abbreviation ``query`` uses stands for in a statement ("capex: the cash flow
+    statement's purchases of property, plant and equipment …"), for a model reading the rows."""
+    return [f"{m.group()}: {row}" for pattern, _, row in TERMS if (m := pattern.search(query))]
+
 
 def expand(query: str) -> str:
-    """``query`` followed by the heading and row labels of each statement it names (unchanged if none)."""
-    extra = [labels for pattern, labels in STATEMENTS if pattern.search(query)]
-    return f"{query}\n{' '.join(extra)}" if extra else query
+    """``query`` followed by the heading and row labels of each statement and abbreviation it names
+    (unchanged if none)."""
+    extra = terms(query)
+    return f"{query}\n{extra}" if extra else query

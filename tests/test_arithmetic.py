@@ -246,6 +246,22 @@ def test_a_percentage_the_model_scaled_itself_is_not_scaled_twice():
     assert calc.text == "(982 − 969) ÷ 969 × 100 = 1.3%"
 
 
+def test_the_change_in_a_rate_is_in_points_unless_a_relative_change_is_asked():
+    rates = ["Effective tax rate — 2022: 21.6%; 2021: 24.6%"]
+    relative = '(n(1, "21.6%") - n(1, "24.6%")) / n(1, "24.6%")'
+    calc = calculate(relative, rates, "How much has the effective tax rate changed between FY2021 and FY2022?")
+    assert calc.text == "21.6% − 24.6% = −3.0 percentage points"
+    assert calculate(relative, rates, "What was the percentage change in the tax rate?").result == "−12.2%"
+    amounts = ["Sales — 2022: 5,310; 2021: 4,870"]  # amounts keep the ratio the model wrote
+    assert calculate('(n(1, "5,310") - n(1, "4,870")) / n(1, "4,870")', amounts, "How much did sales change?").value > 0
+
+
+def test_a_year_asked_is_a_year():
+    sentences = ["The symposium in 2023 marks the 70th anniversary of the alliance."]
+    assert calculate('n(1, "70th")', sentences, "In what year was the alliance formed?") is None
+    assert calculate('n(1, "2023") - n(1, "70th")', sentences, "In what year was the alliance formed?").result == "1953"
+
+
 def test_operands_named_first_are_one_expression():
     sentences = ["(Millions) 2021 2020 2019", "Total net sales 5,310 4,870 4,512"]
     program = 'sales_2021 = n(2, "5,310")\nsales_2020 = n(2, "4,870")\nanswer = (sales_2021 - sales_2020) / sales_2020'

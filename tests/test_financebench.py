@@ -49,6 +49,16 @@ def test_figures_match_to_the_gold_precision():
     question = "How does Boeing's effective tax rate in FY2022 compare to FY2021?"
     assert correct("0.6% in FY2022 against -14.8% in FY2021 [1]", both, question)
     assert not correct("The rate was 0.62% in FY2022 [1].", both, question)  # every figure of the gold
+    # a gold's trailing zeros are formatting: "$382.00" is 382 million, "$8.70" is 8.7 billion
+    assert correct("381,603 thousand = 381.6 million [1]", "$382.00", "How much? Answer in USD millions.")
+    assert correct("8,738 million = 8.74 billion [1]", "$8.70", "What is it? Answer in USD billions.")
+    assert not correct("380.4 million [1]", "$382.00", "How much? Answer in USD millions.")
+
+
+def test_a_calculation_is_graded_by_its_result_not_its_operands():
+    assert not correct("$1,577 million + $1,373 million + $1,420 million = $4,370 million [1]", "$1577.00", CAPEX_Q)
+    assert correct("$1,577 million [1]", "$1577.00", CAPEX_Q)
+    assert correct("($177,866 − $135,987) ÷ $135,987 × 100 = 30.8% [1]", "30.8%")
 
 
 def test_yes_no_golds_are_graded_by_polarity():

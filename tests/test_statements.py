@@ -1,7 +1,7 @@
 """Statement-aware queries (rag.statements)."""
 import pytest
 
-from rag.statements import expand
+from rag.statements import expand, glossary
 
 
 @pytest.mark.parametrize("question,label", [
@@ -23,3 +23,10 @@ def test_two_statements_add_both_and_none_leaves_the_question_alone():
     assert "cost of sales" in both and "financing activities" in both
     for question in ("Who signed the agreement?", "What is the statement of the minister?", "a sheet of balance"):
         assert expand(question) == question
+
+
+def test_an_abbreviation_is_glossed_with_the_row_a_statement_gives_it():
+    assert glossary("What was 3M's FY2018 capex?") == [
+        "capex: the cash flow statement's purchases of property, plant and equipment (or capital spending)"]
+    assert "purchases of property plant and equipment" in expand("What was capital expenditure?")
+    assert glossary("Who signed the agreement?") == []

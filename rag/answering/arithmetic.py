@@ -32,6 +32,7 @@ from dateutil import parser as dateparser
 from ..config import Settings
 from ..generate.base import Declining
 from ..generate.prompt import NONE, _literal, arithmetic_messages
+from . import tables
 from .base import Evidence, Part
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,10 @@ _ASKS_DECIMALS = re.compile(r"\b(\d|zero|no|one|two|three|four) decimal", re.IGN
 _ASKS_WHOLE = re.compile(r"\bnearest (?:whole|integer|dollar|million|billion)\b|\bwhole number\b", re.IGNORECASE)
 _ASKS_DAYS = re.compile(r"\bdays?\b", re.IGNORECASE)
 _YEAR_IN = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+_ASKS_YEAR = re.compile(r"\b(?:what|which) year\b", re.IGNORECASE)
+# A change asked relative to where it started, not in points ("by what percentage", "growth rate")
+_ASKS_RELATIVE = re.compile(r"\bpercent(?:age)? (?:change|increase|decrease|growth|decline)|\bby what percent"
+                            r"|\bgrowth rate|\brelative\b|\bhow many percent\b", re.IGNORECASE)
 
 
 class ExpressionError(ValueError):
@@ -349,12 +354,13 @@ class Calculation:
 
 
 def calculate(expression: str, sentences: Sequence[str], question: str = "",
-              documents: Sequence[str] = ()) -> Calculation | None:
+              documents: Sequence[str] = (), scales: Sequence[str] = ()) -> Calculation | None:
     """Compute ``expression`` over ``sentences`` (numbered from 1 in it; ``documents``: the
     document each is from). None when an operand is not a figure or date of the sentence it
     names, a bare number is not one of the question's, the days between a date and itself are
     asked, a date without its month or year would take them from another document's, or it
-    divides by zero; ``ExpressionError`` when the expression is not one ``parse`` accepts."""
+    divides by zero; ``ExpressionError`` when the expression is not one ``parse`` accepts.
+    ``scales``: the unit a table states for each sentence's figures ("thousand"; "" for none)."""
     tree = parse(expression)
     allowed = {float(c) for c in _constants(question)}
     operands: dict[int, Operand] = {}
@@ -366,6 +372,10 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
             raise _Rejected(f"{written!r} is not a figure of sentence {number}")
         if (year := getattr(call, "year", None)) is not None:
             found = _for_year(found, year, sentences[number - 1])
+        scale = scales[number - 1] if number <= len(scales) else ""
+        if scale and not (found[0].scale or found[0].percent or found[0].ordinal):  # "5,466,312" of a table in thousands
+            found = (replace(found[0], scale=scale, value=found[0].value * _SCALES[scale],
+                             shown=f"{found[0].shown} {scale}"), found[1] * _SCALES[scale])
         operands[id(call)] = Operand(number - 1, *found)
         return found[1]
 
@@ -398,6 +408,13 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
     if not any(isinstance(node, ast.Call) and node.func.id in ("n", "days") for node in ast.walk(tree)):
         log.debug("rejected %r: it cites no figure", expression)
         return None
+    if reads_one_figure(question) and not _is_figure(tree):
+        log.debug("rejected %r: the question asks for one figure", expression)
+        return None
+    if any(isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and _is_figure(node.left)
+           and ast.dump(node.left) == ast.dump(node.right) for node in ast.walk(tree)):
+        log.debug("rejected %r: a figure added to or taken from itself", expression)  # "1,192 + 1,192", "x − x"
+        return None
     for node in ast.walk(tree):
         if _is_number(node) and not _is_literal_argument(tree, node) and float(node.value) not in allowed:
             log.debug("rejected %r: %s is not a number of the question", expression, node.value)
@@ -415,6 +432,17 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
             raise
         log.debug("rejected %r: %s", expression, exc)
         return None
+    if any(isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and id(node.left) in operands
+           and id(node.right) in operands and operands[id(node.left)].figure.percent
+           != operands[id(node.right)].figure.percent for node in ast.walk(tree)):
+        log.debug("rejected %r: a percentage added to or taken from an amount", expression)  # "8% − $10.4 billion"
+        return None
+    if _relative_change_of_rates(tree, operands) and not _ASKS_RELATIVE.search(question):
+        tree = tree.left  # "how much did the tax rate change": in percentage points, not a ratio of two rates
+        value = evaluate(tree, operand, day_count)
+    if _ASKS_YEAR.search(question) and not (value.is_integer() and 1000 <= value <= 2100):
+        log.debug("rejected %r: %g is not a year", expression, value)  # "70th" for "in what year…?"
+        return None
     figs = [o.figure for o in operands.values()]
     if (value < 0 and isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Sub) and figs
             and all(f.ordinal for f in figs) and _ASKS_DAYS.search(question)):
@@ -422,8 +450,19 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
     cited = tuple(dict.fromkeys(operands[id(n)].sentence for n in _in_order(tree) if id(n) in operands))
     result = _format_result(tree, value, operands, question)
     shown = _render(tree, operands)
-    text = result if isinstance(tree, ast.Call) and tree.func.id == "n" else f"{shown} = {result}"
+    single = isinstance(tree, ast.Call) and tree.func.id == "n" and shown == result
+    text = result if single else f"{shown} = {result}"
     return Calculation(value, result, text, cited)
+
+
+def _relative_change_of_rates(tree: ast.AST, operands: dict) -> bool:
+    """Whether ``tree`` is ``(a - b) / b`` over two cited percentages (a change relative to a rate)."""
+    if not (isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Div) and isinstance(tree.left, ast.BinOp)
+            and isinstance(tree.left.op, ast.Sub)):
+        return False
+    sides = (tree.left.left, tree.left.right)
+    return (all(_is_figure(n) and id(n) in operands and operands[id(n)].figure.percent for n in sides)
+            and any(ast.dump(tree.right) == ast.dump(n) for n in sides))
 
 
 def _in_order(node: ast.AST):
@@ -476,6 +515,23 @@ def _same_date(a: tuple, b: tuple) -> bool:
 def _tidy_date(written: str) -> str:
     clean = re.sub(r"\s*\((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?\)", "", written)
     return re.sub(r",(?=\d{4})", ", ", clean)
+
+
+# What makes a question about an amount a calculation rather than one figure read off a statement
+_OPERATION = re.compile(r"\b(?:ratio|rates?|growth|grow|chang\w*|increas\w*|decreas\w*|differen\w*|average|mean|sum"
+                        r"|combined|margin|turnover|per|percent\w*|defined|calculat\w*|comput\w*|between|less|minus"
+                        r"|plus|divided|times|days|years|how many)\b|%", re.IGNORECASE)
+
+
+def reads_one_figure(question: str) -> bool:
+    """Whether ``question`` asks for an amount in a unit and for no operation on it ("What is the year end
+    FY2019 total amount of inventories? Answer in USD millions."): the answer is one cited figure."""
+    return bool(tables.asked_scale(question)) and not _OPERATION.search(question)
+
+
+def _is_figure(node: ast.AST) -> bool:
+    """Whether ``node`` is a cited figure, ``n(i, "figure")``."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "n"
 
 
 def _is_literal_argument(tree: ast.AST, node: ast.AST) -> bool:
@@ -549,6 +605,7 @@ def _format_result(tree: ast.AST, value: float, operands: dict[int, Operand], qu
     ratio = _has(tree, ast.Div, ast.Mult, ast.Pow)
     percent = _has(tree, ast.Div) and bool(_ASKS_PERCENT.search(question))
     currency, unit, shown = "", "", value
+    asked, rescaled = tables.asked_scale(question), False
     if percent:
         top = tree
         while isinstance(top, ast.Call) and top.func.id == "round":
@@ -556,8 +613,11 @@ def _format_result(tree: ast.AST, value: float, operands: dict[int, Operand], qu
         scaled = (isinstance(top, ast.BinOp) and isinstance(top.op, ast.Mult)  # the model wrote ... * 100
                   and any(isinstance(s, ast.Constant) and s.value == 100 for s in (top.left, top.right)))
         shown, unit = (value if scaled else value * 100), "%"
-    elif not ratio and len({(f.currency, f.scale, f.percent) for f in figs}) == 1:
-        currency, scale, pct = figs[0].currency, figs[0].scale, figs[0].percent
+    elif not ratio and len({(f.scale, f.percent) for f in figs}) == 1 and len({f.currency for f in figs} - {""}) <= 1:
+        # a table writes its currency on the first and the total rows only: "$ 2,822,795", "536,245"
+        currency, scale, pct = next((f.currency for f in figs if f.currency), ""), figs[0].scale, figs[0].percent
+        if asked and scale and scale != asked and not pct:  # "in USD millions" of a table in thousands
+            scale, rescaled = asked, True
         shown = value / _SCALES.get(scale, 1.0)
         unit = (" percentage points" if _has(tree, ast.Sub) else "%") if pct else (f" {scale}" if scale else "")
     asked = _ASKS_DECIMALS.search(question)
@@ -566,6 +626,8 @@ def _format_result(tree: ast.AST, value: float, operands: dict[int, Operand], qu
         decimals = int(word) if word.isdigit() else _DIGITS[word]
     elif _ASKS_WHOLE.search(question):
         decimals = 0
+    elif rescaled:  # 5,466,312 thousand is 5,466 million; 8,738 million is 8.74 billion
+        decimals = min(2, max(0, 4 - len(str(int(abs(shown))))))
     else:
         most = max((f.decimals for f in figs), default=0)
         if not (ratio or calls & {"mean", "average"}):
@@ -618,7 +680,8 @@ def expression_grammar(sentences: Sequence[str], question: str = "") -> str | No
     if date_refs:
         atoms.append('"days(" name ", " name ")"')
     atoms.append("name")
-    head = {"root": f'"{NONE}" | (line "\\n"){{0,{GRAMMAR_LINES}}} "answer = " expr0',
+    one = ' | name " = n(" ref ")\\n" "answer = " name' if reads_one_figure(question) and refs else ""
+    head = {"root": f'"{NONE}"' + (one or f' | (line "\\n"){{0,{GRAMMAR_LINES}}} "answer = " expr0'),
             "line": 'name " = " (expr0' + (' | "d(" dref ")")' if date_refs else ")"),
             "name": "[a-z] [a-z0-9_]{0,30}",
             "atom": " | ".join(atoms), "add": '" + " | " - "', "mul": '" * " | " / "',
@@ -640,25 +703,10 @@ def _reply_program(reply: str) -> str:
     return (fenced.group(1) if fenced else reply).strip()
 
 
-_CELL = r"(?:[$€£¥₩]\s?)?\(?-?\d[\d,]*(?:\.\d+)?\)?(?:\s?%)?|[—–-]"
-_ROW_TAIL = re.compile(rf"(?:\s+(?:{_CELL}))+\s*$")
-
-
 def table_row(e: Evidence) -> str:
-    """The evidence sentence as the model reads it: a table row ("Total net sales 107,006 135,987
-    177,866") with its cells labelled by the years of the nearest header above it in its passage
-    ("Total net sales — 2015: 107,006; 2016: 135,987; 2017: 177,866"); other sentences as they are."""
-    text = e.passage.text
-    tail = _ROW_TAIL.search(text)
-    cells = re.findall(_CELL, tail.group()) if tail else []
-    if len(cells) < 2 or not text[:tail.start()].strip() or all(_YEAR_IN.fullmatch(c) for c in cells):
-        return text
-    for line in reversed(e.parent.text[:e.sentence.start].splitlines()[-12:]):
-        found = figures(line)
-        years = [f.written for f in found if _YEAR_IN.fullmatch(f.written)]
-        if len(years) >= len(cells) and all(_YEAR_IN.fullmatch(f.written) or f.value <= 31 for f in found):
-            return f"{text[:tail.start()].rstrip()} — " + "; ".join(f"{y}: {c}" for y, c in zip(years, cells))
-    return text
+    """The evidence sentence as the model reads it: a table row with its cells labelled by the years
+    of its header (``tables.table_row``); other sentences as they are."""
+    return tables.table_row(e.passage.text, e.parent.text, e.sentence.start)
 
 
 def solve(question: str, evidence: Sequence[Evidence], backend, settings: Settings) -> list[Part] | None:
@@ -695,7 +743,8 @@ def _attempt(question: str, evidence: Sequence[Evidence], backend,
     if not expression or expression.strip().lower().rstrip(".") == NONE:
         return None, False
     try:
-        calculation = calculate(expression, sentences, question, [e.passage.doc_id for e in evidence])
+        calculation = calculate(expression, sentences, question, [e.passage.doc_id for e in evidence],
+                                [tables.table_scale(e.parent.text, e.sentence.start) for e in evidence])
     except ExpressionError as exc:
         log.debug("arithmetic expression %r refused: %s", expression, exc)
         return None, True

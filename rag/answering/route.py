@@ -13,6 +13,7 @@ from ..cite import MARKER, content_words
 from ..config import Settings
 from ..evidence import specific_terms
 from ..generate.prompt import condense_messages
+from .tables import asked_scale
 
 SHAPES = ("factoid", "list", "comparison", "summary", "explanation", "arithmetic", "yesno", "followup")
 
@@ -23,7 +24,7 @@ _ALTERNATIVE = re.compile(r"\bor\b(?! not\b)", re.IGNORECASE)  # "Was it X or Y?
 _AND_ASKS = re.compile(r",?\s+and\s+(?:if so,?\s+)?(?:(?:under|on|in|at|by|for) )?(?:who|whom|whose|which|what|when|where)\b",
                        re.IGNORECASE)
 _SUMMARY = re.compile(
-    r"\b(?:summari[sz]e|summary|overview|outline|gist|recap|main (?:points|ideas|topics|themes)|key (?:points|takeaways)"
+    r"\b(?:summari[sz]e|summary|overview|outline(?!d)|gist|recap|main (?:points|ideas|topics|themes)|key (?:points|takeaways)"
     r"|what (?:is|are) (?:this|these|that|those|the)\b[^?]*\babout|what do(?:es)? (?:this|these|the)\b[^?]*\b(?:say|cover|discuss)"
     r"|tell me about|describe (?:the|this|these)\b[^?]*\b(?:document|article|collection|release|report|page|files?))",
     re.IGNORECASE)
@@ -37,7 +38,8 @@ _ARITHMETIC = re.compile(
     r"|how many (?:days|weeks|months|years|decades) (?:did|was|were|had)\b"
     r"|how long (?:after|before|between)|in total|total (?:number|amount|of)|sum of|add(?:ed)? up|combined"
     r"|average|mean of|ratio|percentage (?:change|increase|decrease|growth|point)|what percent(?:age)? of|per cent of"
-    r"|by how (?:much|many)|difference (?:between|in) (?:the )?(?:number|amount|value|dates?|figures?)|grow(?:th)? rate"
+    r"|by how (?:much|many)|how much (?:has|have|had|did|does|do) [^?]*\b(?:chang|increas|decreas|grow|grew|declin|fall|fell|ris|rose|drop)"
+    r"|difference (?:between|in) (?:the )?(?:number|amount|value|dates?|figures?)|grow(?:th)? rate"
     r"|increase(?:d)? by how|year[- ]over[- ]year|margin\b|how many [^?]+ (?:in all|altogether))",
     re.IGNORECASE)
 _EXPLAIN = re.compile(
@@ -70,13 +72,15 @@ def shape_of(question: str, backend=None, settings: Settings | None = None) -> s
     """The shape of a standalone question, by rules; where they cannot tell a list from one fact
     ("What areas…", "Which partners…"), ``backend``'s one-token choice, if it can weigh one."""
     q = " ".join(question.split())
+    if asked_scale(q):  # an amount "in USD millions": read off a statement, converted
+        return "arithmetic"
     if _SUMMARY.search(q):
         return "summary"
     if _ARITHMETIC.search(q):
         return "arithmetic"
     if _COMPARE.search(q):
         return "comparison"
-    if _YESNO.match(q) and not _ALTERNATIVE.search(q) and not _AND_ASKS.search(q):
+    if asks_whether(q) and not _AND_ASKS.search(q):
         return "yesno"
     if _EXPLAIN.search(q):
         return "explanation"
@@ -89,6 +93,13 @@ def shape_of(question: str, backend=None, settings: Settings | None = None) -> s
         if p is not None and p >= 0.5:
             return "list"
     return "factoid"
+
+
+def asks_whether(question: str) -> bool:
+    """Whether ``question`` asks whether something is so, also when it asks a fact besides ("Did a
+    minister sign, and who was it?": routed to the fact, but its premise is still asked)."""
+    q = " ".join(question.split())
+    return bool(_YESNO.match(q)) and not _ALTERNATIVE.search(q)
 
 
 def _maybe_list(q: str) -> bool:

@@ -146,3 +146,61 @@ def _trimmed(name: str, asked: set[str]) -> str:
 
 
 _YEAR = re.compile(r"^(?:1[5-9]|20)\d\d$")
+
+# "Did Pfizer grow its PP&E between FY20 and FY21?", "Was there any drop in cash between FY2023 and Q2?":
+# whether a figure rose, fell or changed between two periods is what its difference says.
+_UP = r"grow|grew|grown|growth|increas\w*|rais\w*|rise|rose|risen|improv\w*|expand\w*"
+_DOWN = r"drop\w*|declin\w*|decreas\w*|fall|fell|fallen|reduc\w*|shr[ai]nk\w*|lower\w*"
+_CHANGE = re.compile(rf"\b(?:({_UP})|({_DOWN})|(chang\w*))\b", re.IGNORECASE)
+_PERIODS = re.compile(r"\bbetween\b[^?]*\band\b|\bfrom\b[^?]*\bto\b|\byear[- ]over[- ]year\b|\bcompared (?:to|with)\b",
+                      re.IGNORECASE)
+LATER_MINUS_EARLIER = "Calculate the later period's figure minus the earlier period's figure."
+_SPAN = re.compile(r"\bbetween\s+(?P<a>[^?]+?)\s+and\s+(?P<b>[^?]+?)\s*(?:\?|$)"
+                   r"|\bfrom\s+(?P<c>[^?]+?)\s+to\s+(?P<d>[^?]+?)\s*(?:\?|$)", re.IGNORECASE)
+
+
+def later_minus_earlier(question: str) -> str:
+    """How to calculate the change the question asks about: the figure for its later period minus the
+    one for its earlier ("between FY 2023 and Q2 of FY2024": Q2 of FY2024 minus FY 2023), by the years
+    the two periods name ("FY20" is 2020); the generic rule when they name no two different years."""
+    m = _SPAN.search(question)
+    if m is None:
+        return LATER_MINUS_EARLIER
+    a, b = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
+
+    def year(period: str) -> int:
+        found = [int(t) + (2000 if len(t) == 2 else 0) for t in re.findall(r"(?<!\d)(\d{4}|\d{2})(?!\d)", period)]
+        return max(found, default=0)
+
+    if not year(a) or not year(b) or year(a) == year(b):
+        return LATER_MINUS_EARLIER
+    earlier, later = sorted((a, b), key=year)
+    return f"Calculate the figure for {later.strip()} minus the figure for {earlier.strip()}."
+
+
+def asks_change(question: str) -> int | None:
+    """For a yes/no question whether a figure rose (1), fell (-1) or changed at all (0) between two
+    periods, that direction; None for any other question."""
+    m = _CHANGE.search(question) if _PERIODS.search(question) else None
+    return None if m is None else 1 if m.group(1) else -1 if m.group(2) else 0
+
+
+def by_change(question: str, evidence: list[Evidence], backend, settings: Settings) -> Part | None:
+    """"Yes — 8,866 − 8,738 = 128" or "No — …": the figure's change between the periods, calculated
+    from cited figures (``arithmetic.solve``), read against the direction the question asks about;
+    None when no calculation holds."""
+    from .arithmetic import solve
+
+    direction = asks_change(question)
+    parts = solve(f"{question} {later_minus_earlier(question)}", evidence, backend, settings) if direction is not None else None
+    if not parts:
+        return None
+    result = parts[0].short
+    m = re.search(r"\d[\d,]*(?:\.\d+)?", result)
+    if m is None:
+        return None
+    value = float(m.group().replace(",", "")) * (-1 if result.lstrip().startswith(("−", "-")) else 1)
+    yes = value > 0 if direction > 0 else value < 0 if direction < 0 else value != 0
+    word = "Yes" if yes else "No"
+    log.debug("%s: the change is %s (asked %+d)", word, result, direction)
+    return Part(f"{word} — {parts[0].text}", parts[0].sources, short=word)

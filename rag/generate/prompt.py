@@ -130,8 +130,8 @@ Then write: answer = the calculation over those names, with + - * / and parenthe
 Only for a percentage or a growth rate ("by what percentage", "what rate"), calculate the ratio, such as (new - old) / old: it is shown in %. "By how much" or "how much did it grow" asks for the difference, new - old, in the evidence's unit; so does the change in a rate or percentage. The number of years between two years is the later minus the earlier. A number the evidence states needs no calculation: answer = its name.
 If the evidence does not give the numbers the question needs, reply only: {NONE}"""
 
-# A change in a rate, a percentage from a table's total row, a growth in money, a count of days and
-# the years of a span "(1994–2010)", worked
+# A change in a rate, a percentage from a table's total row, a figure read off a table row, a growth
+# in money, a count of days and the years of a span "(1994–2010)", worked
 # (none from the seeds).
 ARITHMETIC_EXAMPLE = [
     {"role": "user", "content": "<evidence>\n[1] (Harbour report) The port handled 34,229 containers in 2022.\n"
@@ -162,8 +162,13 @@ ARITHMETIC_EXAMPLE = [
 
 def arithmetic_messages(question: str, passages: list[Passage], budget: int) -> list[dict]:
     """System rules for one arithmetic expression over the numbered ``passages``, worked examples
-    (dropped when a small window would leave the evidence too little room), then the question."""
+    (dropped when a small window would leave the evidence too little room), then the question with
+    what its abbreviations stand for in a statement's rows."""
+    from ..statements import glossary
+
+    terms = glossary(question)
     head, tail = "<evidence>\n", f"\n</evidence>\n\nQuestion: {' '.join(question.split())}"
+    tail += f"\n(In the statements, {'; '.join(terms)}.)" if terms else ""
     fixed = count_tokens(ARITHMETIC) + count_tokens(head) + count_tokens(tail) + 24
     examples = sum(count_tokens(m["content"]) + 4 for m in ARITHMETIC_EXAMPLE)
     shown = ARITHMETIC_EXAMPLE if budget - fixed - examples >= MIN_EVIDENCE_TOKENS else []
