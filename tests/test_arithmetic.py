@@ -256,6 +256,14 @@ def test_the_change_in_a_rate_is_in_points_unless_a_relative_change_is_asked():
     assert calculate('(n(1, "5,310") - n(1, "4,870")) / n(1, "4,870")', amounts, "How much did sales change?").value > 0
 
 
+def test_a_share_of_a_whole_is_at_most_all_of_it():
+    sentences = ["In the fourth quarter it bought shares for $328.1 million.", "In the year it spent $900.0 million."]
+    question = "What percent of the total spend on repurchases occurred in the fourth quarter?"
+    assert calculate('n(1, "$328.1 million") / n(2, "$900.0 million") * 100', sentences, question).result == "36.5%"
+    assert calculate('n(2, "$900.0 million") / n(1, "$328.1 million") * 100', sentences, question) is None
+    assert calculate('n(2, "$900.0 million") / n(1, "$328.1 million")', sentences, question) is None
+
+
 def test_a_year_asked_is_a_year():
     sentences = ["The symposium in 2023 marks the 70th anniversary of the alliance."]
     assert calculate('n(1, "70th")', sentences, "In what year was the alliance formed?") is None

@@ -70,6 +70,7 @@ _ASKS_DECIMALS = re.compile(r"\b(\d|zero|no|one|two|three|four) decimal", re.IGN
 _ASKS_WHOLE = re.compile(r"\bnearest (?:whole|integer|dollar|million|billion)\b|\bwhole number\b", re.IGNORECASE)
 _ASKS_DAYS = re.compile(r"\bdays?\b", re.IGNORECASE)
 _YEAR_IN = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+_ASKS_SHARE = re.compile(r"\bwhat (?:percent(?:age)?|share|portion|fraction|proportion) of\b", re.IGNORECASE)
 _ASKS_YEAR = re.compile(r"\b(?:what|which) year\b", re.IGNORECASE)
 # A change asked relative to where it started, not in points ("by what percentage", "growth rate")
 _ASKS_RELATIVE = re.compile(r"\bpercent(?:age)? (?:change|increase|decrease|growth|decline)|\bby what percent"
@@ -440,6 +441,9 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
     if _relative_change_of_rates(tree, operands) and not _ASKS_RELATIVE.search(question):
         tree = tree.left  # "how much did the tax rate change": in percentage points, not a ratio of two rates
         value = evaluate(tree, operand, day_count)
+    if _ASKS_SHARE.search(question) and _has(tree, ast.Div) and not -1e-9 <= value <= (100 if _scaled_by_100(tree) else 1) + 1e-9:
+        log.debug("rejected %r: a share of a whole is %g", expression, value)  # "what percent of … occurred in Q4"
+        return None
     if _ASKS_YEAR.search(question) and not (value.is_integer() and 1000 <= value <= 2100):
         log.debug("rejected %r: %g is not a year", expression, value)  # "70th" for "in what year…?"
         return None
@@ -593,6 +597,14 @@ def _has(tree: ast.AST, *ops: type) -> bool:
     return any(isinstance(n, ast.BinOp) and isinstance(n.op, ops) for n in ast.walk(tree))
 
 
+def _scaled_by_100(tree: ast.AST) -> bool:
+    """Whether the model wrote its ratio in percent itself ("… * 100", rounded or not)."""
+    while isinstance(tree, ast.Call) and tree.func.id == "round":
+        tree = tree.args[0]
+    return (isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Mult)
+            and any(isinstance(s, ast.Constant) and s.value == 100 for s in (tree.left, tree.right)))
+
+
 def _format_result(tree: ast.AST, value: float, operands: dict[int, Operand], question: str) -> str:
     """The result as people write it: thousands separators, the operands' decimals (or the question's),
     % for a ratio the question asks in %, the operands' currency and scale for a sum or difference,
@@ -607,12 +619,7 @@ def _format_result(tree: ast.AST, value: float, operands: dict[int, Operand], qu
     currency, unit, shown = "", "", value
     asked, rescaled = tables.asked_scale(question), False
     if percent:
-        top = tree
-        while isinstance(top, ast.Call) and top.func.id == "round":
-            top = top.args[0]
-        scaled = (isinstance(top, ast.BinOp) and isinstance(top.op, ast.Mult)  # the model wrote ... * 100
-                  and any(isinstance(s, ast.Constant) and s.value == 100 for s in (top.left, top.right)))
-        shown, unit = (value if scaled else value * 100), "%"
+        shown, unit = (value if _scaled_by_100(tree) else value * 100), "%"
     elif not ratio and len({(f.scale, f.percent) for f in figs}) == 1 and len({f.currency for f in figs} - {""}) <= 1:
         # a table writes its currency on the first and the total rows only: "$ 2,822,795", "536,245"
         currency, scale, pct = next((f.currency for f in figs if f.currency), ""), figs[0].scale, figs[0].percent

@@ -145,6 +145,10 @@ ARITHMETIC_EXAMPLE = [
      "Question: By what percentage did Acme's revenue grow from 2020 to 2021?"},
     {"role": "assistant", "content": 'revenue_2021 = n(3, "5,310")\nrevenue_2020 = n(3, "4,870")\n'
      'answer = (revenue_2021 - revenue_2020) / revenue_2020'},
+    {"role": "user", "content": "<evidence>\n[1] (Acme annual report) Total current assets — 2021: 2,140; 2020: 1,985\n"
+     "[2] (Acme annual report) Total current liabilities — 2021: 1,310; 2020: 1,207\n</evidence>\n\n"
+     "Question: What were Acme's total current liabilities at the end of 2020?"},
+    {"role": "assistant", "content": 'liabilities_2020 = n(2, "1,207")\nanswer = liabilities_2020'},
     {"role": "user", "content": "<evidence>\n[1] (Fund review) The fund held $4.2 billion in 2019, and $5.0 billion "
      "by 2021.\n</evidence>\n\nQuestion: By how much did the fund grow from 2019 to 2021?"},
     {"role": "assistant", "content": 'fund_2021 = n(1, "5.0")\nfund_2019 = n(1, "4.2")\nanswer = fund_2021 - fund_2019'},
