@@ -66,8 +66,8 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
         if not hasattr(backend, "chat"):  # a backend that only picks sentences (extractive): one sentence, quoted;
             # it cannot weigh a yes or a no, so a question whether something is so is declined (with the closest
             # passages), also one that asks a fact besides ("Did they sign, and on what date?")
-            parts, evidence, composed = _fact("yesno" if shape == "yesno" or asks_whether(query) else "factoid", query,
-                                              question, passages, idx, settings, backend)
+            parts, evidence, composed = _fact("yesno" if asks_whether(query) else "factoid", query, question, passages,
+                                              idx, settings, backend)
         elif shape in ("factoid", "arithmetic", "yesno"):
             parts, evidence, composed = _fact(shape, query, question, passages, idx, settings, backend)
         else:

@@ -41,10 +41,14 @@ TERMS = (
 )
 
 
+def abbreviations(query: str) -> list[str]:
+    """The row labels of the abbreviations ``query`` uses ("capex" → "purchases of property plant …")."""
+    return [labels for pattern, labels, _ in TERMS if pattern.search(query)]
+
+
 def terms(query: str) -> str:
     """The row labels of the statements and the abbreviations ``query`` names, one string ("" if none)."""
-    named = [labels for pattern, labels in STATEMENTS if pattern.search(query)]
-    return " ".join(named + [labels for pattern, labels, _ in TERMS if pattern.search(query)])
+    return " ".join([labels for pattern, labels in STATEMENTS if pattern.search(query)] + abbreviations(query))
 
 
 def glossary(query: str) -> list[str]:

@@ -32,7 +32,7 @@ from eval.runners import cached_index, score_answer  # noqa: E402
 from rag import pipeline  # noqa: E402
 from rag.answering import span  # noqa: E402
 from rag.answering.base import Evidence, select_evidence  # noqa: E402
-from rag.answering.route import asks_whether, shape_of  # noqa: E402
+from rag.answering.route import asks_whether  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.evidence import Sentence  # noqa: E402
 from rag.generate.base import Declining  # noqa: E402
@@ -101,7 +101,7 @@ def _decide(record: dict, settings: Settings, checks: _Checks) -> Answer:
                 for e in record["evidence"]]
     # the short-answer path only: a yes/no question goes to rag.answering.yesno, which an extractive
     # backend (no yes/no to weigh) declines, also when the question asks a fact besides
-    yes_no = (shape_of(text) == "yesno" or asks_whether(text)) and settings.backend == "extractive"
+    yes_no = asks_whether(text) and settings.backend == "extractive"
     composed = span.verdict(text, record["reply"], record["p_none"], evidence, settings, checks) if evidence and not yes_no else None
     if composed is None:
         return Answer(ABSTAIN, [], passages, abstained=True)

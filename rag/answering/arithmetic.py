@@ -454,7 +454,7 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
     cited = tuple(dict.fromkeys(operands[id(n)].sentence for n in _in_order(tree) if id(n) in operands))
     result = _format_result(tree, value, operands, question)
     shown = _render(tree, operands)
-    single = isinstance(tree, ast.Call) and tree.func.id == "n" and shown == result
+    single = _is_figure(tree) and shown == result
     text = result if single else f"{shown} = {result}"
     return Calculation(value, result, text, cited)
 

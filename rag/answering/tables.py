@@ -118,7 +118,7 @@ def rows_for(question: str, passages: list[Passage], index, settings, n: int) ->
     header names years, none of them the question's, is left out."""
     from ..cite import content_words
     from ..evidence import Sentence, as_passage, weights_for
-    from ..statements import STATEMENTS, TERMS
+    from ..statements import STATEMENTS, abbreviations
     from .base import Evidence, _embedder
 
     weights = weights_for(index)
@@ -126,7 +126,7 @@ def rows_for(question: str, passages: list[Passage], index, settings, n: int) ->
     named = question
     for pattern, _ in STATEMENTS:
         named = pattern.sub(" ", named)
-    asked = content_words(" ".join([named, *(labels for pattern, labels, _ in TERMS if pattern.search(question))]))
+    asked = content_words(" ".join([named, *abbreviations(question)]))
     years = {int(y) for y in _YEAR.findall(question)}
     found = []  # (passage index, start, end, label)
     for i, p in enumerate(passages):
