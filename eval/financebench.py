@@ -129,7 +129,8 @@ def gold_kind(gold: str, question: str = "") -> str:
 
 
 def grade_answer(answer: str, gold: str, question: str = "") -> dict:
-    """``{"kind", "correct", ...}``: a yes/no gold needs the answer to start with the same word;
+    """``{"kind", "correct", ...}`` of what ``answer`` says (``metrics.said``: a sentence it quotes
+    beside it is no part of it): a yes/no gold needs the answer to start with the same word;
     a figure gold needs each of its figures in the answer (``same_figure``; of a calculation, in its
     result); otherwise at least
     ``TERMS_SHARE`` of the gold's own content words (stemmed, not in the question; all of them
@@ -138,6 +139,9 @@ def grade_answer(answer: str, gold: str, question: str = "") -> dict:
 
     from .synthesis import polarity
 
+    from .metrics import said
+
+    answer = said(answer)  # graded by what it says, not by the sentence it quotes beside it
     gold = _NOTE.sub("", gold)
     kind = gold_kind(gold, question)
     if kind == "yesno":

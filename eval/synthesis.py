@@ -11,7 +11,9 @@ must occur in the answer) and, for yes/no questions, ``expect`` ("yes" or "no").
 Every question is asked through ``rag.stream_answer`` of one index holding the four seeds and
 the documents of ``synthesis_docs/`` (Wikipedia articles from SQuAD 2.0 dev, one a file, title
 first). A record is graded:
-- facts: every key fact occurs in the answer text (``has_fact``: case-insensitive, citation
+- facts: every key fact occurs in what the answer says (the answer text without the sentences it quotes
+  beside a short answer, which are no part of it; a yes or no gives the sentence it quotes as its
+  reason, which must hold the key fact; ``has_fact``: case-insensitive, citation
   markers, punctuation and spacing ignored, numbers compared as numbers);
 - docs cited: every document of ``doc_ids`` is among the cited sources;
 - correct: facts and docs cited, not declined, and for a yes/no the expected polarity (the answer
@@ -162,7 +164,10 @@ def grade(row: Row, answer, times: dict) -> dict:
     }
     if not row.answerable:
         return {**record, "correct": declined, "facts": None, "docs_cited": None, "polarity": None}
-    missing_facts = [list(f) for f in row.key_facts if not has_fact(answer.text, f)]
+    # graded by what it says, not by the sentence it quotes beside a short answer; a yes or no says
+    # its polarity and gives the sentence it quotes as its reason, which must hold the key fact
+    text = answer.text if row.expect else metrics.said(answer.text)
+    missing_facts = [list(f) for f in row.key_facts if not has_fact(text, f)]
     missing_docs = [list(d) for d in row.doc_ids if not set(d) & set(cited)]
     ok_polarity = polarity(answer.text) == row.expect if row.expect else None
     correct = not declined and not missing_facts and not missing_docs and ok_polarity is not False

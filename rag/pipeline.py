@@ -2,7 +2,8 @@
 evidence with numbered citations — or abstain, showing the closest passages as *not* an answer.
 
     question -> condense (follow-ups) -> route -> search -> select evidence ->
-      factoid     span: a short answer and the sentence that states it (then, if declined, claims)
+      factoid     span: a short answer and the sentence that states it (then, if declined, claims);
+                  a question that asks several things: each asked and answered alone, then joined
       yes/no      yesno: "Yes" / "No" with the sentence that shows it
       arithmetic  arithmetic: one expression over cited figures (a table's rows read from its whole
                   page), computed safely (else span)
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from .answering import span
 from .answering.base import Evidence, Part, Renderer, select_evidence
-from .answering.route import History, asks_whether, condense, shape_of
+from .answering.route import History, asks_several, asks_whether, condense, shape_of
 from .config import Settings, check_question
 from .generate.registry import get_backend
 from .generate.prompt import ABSTAIN, count_tokens
@@ -68,6 +69,9 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
             # passages), also one that asks a fact besides ("Did they sign, and on what date?")
             parts, evidence, composed = _fact("yesno" if asks_whether(query) else "factoid", query, question, passages,
                                               idx, settings, backend)
+        elif shape in ("factoid", "list") and (asks := asks_several(query)) and (
+                several := _several(asks, idx, settings, backend)) is not None:
+            parts, (composed, consulted) = [], several
         elif shape in ("factoid", "arithmetic", "yesno"):
             parts, evidence, composed = _fact(shape, query, question, passages, idx, settings, backend)
         else:
@@ -133,15 +137,33 @@ def _fact(shape: str, query: str, question: str, passages: list[Passage], idx, s
     return _sentences("factoid", query, question, passages, idx, settings, backend) + (None,)
 
 
+def _several(asks: list[str], idx, settings: Settings, backend) -> tuple[span.Composed, list[Passage]] | None:
+    """A question that asks several things at once ("who led the agency, and which province did they
+    meet?"): each ask searched and answered on its own by the span path, the answers joined, each
+    line citing its sentence; with the passages consulted. None when no ask is answered."""
+    found, consulted = [], {}
+    for ask in asks:
+        passages, relevance = search(ask, idx, settings)
+        evidence = select_evidence(ask, passages[: settings.k], idx, settings) if relevance >= settings.min_relevance else []
+        if evidence:
+            reply, p_none = span.ask(backend, ask, evidence, settings)
+            found += span.found(ask, reply, p_none, evidence, settings, backend)
+            consulted.update({p.chunk_id: p for p in passages[: settings.k]})
+    composed = span.render(found)
+    return (composed, list(consulted.values())) if composed is not None else None
+
+
 def _figure_evidence(query: str, passages: list[Passage], idx, settings: Settings) -> list[Evidence]:
-    """What a calculation reads: the table rows that name what ``query`` asks for (a statement table is
-    read from its whole page: its header, unit and rows), then the best sentences, in the claim budget;
+    """What a calculation reads: the table rows of the best passage's document that name what ``query``
+    asks for (a statement table is read from its whole page: its header, unit and rows), then the best
+    sentences, in the claim budget;
     for one amount asked in a unit, only the row that best names it."""
     from .answering.arithmetic import reads_one_figure
     from .answering.tables import ROWS, rows_for, widen
 
     read = widen(passages, idx)
-    rows = rows_for(query, read, idx, settings, ROWS)
+    # the rows of one statement set: the best passage's document (another filing's rows of the same name mislead)
+    rows = rows_for(query, [p for p in read if p.doc_id == read[0].doc_id], idx, settings, ROWS) if read else []
     if rows and reads_one_figure(query):  # one amount: the row that names it, the model picks its year's figure
         return rows[:1]
     return rows + select_evidence(query, read, idx, settings.replace(

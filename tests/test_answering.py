@@ -10,7 +10,7 @@ import rag
 from rag.answering.base import Evidence, Part, render
 from rag.answering.check import copied, unsupported_terms
 from rag.answering.claims import split_claims
-from rag.answering.route import route, shape_of, sub_questions
+from rag.answering.route import asks_several, route, shape_of, sub_questions
 from rag.answering.yesno import subject_of, without_premise
 from rag.evidence import Sentence
 from rag.types import Passage
@@ -77,6 +77,28 @@ def test_a_follow_up_is_routed_as_one_only_with_a_history():
 ])
 def test_a_comparison_is_split_into_its_sides(question, sides):
     assert sub_questions(question) == sides
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("Canada shows up twice: who led Canada's space agency at the KASA signing, and which province did Daejeon meet?",
+     ["who led Canada's space agency at the KASA signing", "which province did Daejeon meet"]),
+    ("Name the universities mentioned in the US release and in the UK release.",
+     ["Name the universities mentioned in the US release", "Name the universities mentioned in the UK release"]),
+    ("Who held the science portfolio both at the Seoul symposium and at the London signing?",
+     ["Who held the science portfolio at the Seoul symposium", "Who held the science portfolio at the London signing"]),
+    ("Two events in 2023 — on which dates did the US symposium and the UK signing happen?",
+     ["on which dates did the US symposium happen", "on which dates did the UK signing happen"]),
+    # one thing asked, whatever its "and"s
+    ("What body will Korea and Canada create to come up with joint initiatives?", []),
+    ("Which countries were the European Coal and Steel Community agreement between?", []),
+    ("What companies did Toyota, Chevrolet and Dodge have joint partnerships with?", []),
+    ("What kinds of sciences were Social Darwinism and theories of race?", []),
+    ("Did a British cabinet member sign for the UK side, and who was it?", []),
+    ("Compare what Korea agreed with Canada and with the UK", []),
+    ("Who signed the MoU, and who was it?", []),
+])
+def test_a_question_that_asks_two_things_is_split_into_questions_that_stand_alone(question, asks):
+    assert asks_several(question) == asks
 
 
 def test_a_reply_is_split_into_sentences_with_their_markers_as_it_streams():
@@ -320,6 +342,15 @@ def test_days_between_two_stated_dates_are_computed_and_cited(ask):
     a = ask("How many days after the MOU signing did KASA announce it?")
     assert not a.abstained and a.shape == "arithmetic" and CANADA in _cited(a)
     assert "= 2" in a.text
+
+
+@pytest.mark.slow
+def test_a_question_that_asks_two_things_answers_each_from_its_own_document(ask):
+    a = ask("Who represented the Canadian Space Agency at the KASA signing, and which Canadian province did the "
+            "mayor of Daejeon meet?")
+    assert not a.abstained and "Lisa Campbell" in a.text and "Quebec" in a.text, a.text
+    assert {CANADA, QUEBEC} <= _cited(a)
+    _every_claim_cites(a)
 
 
 @pytest.mark.slow

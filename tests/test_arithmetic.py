@@ -262,6 +262,11 @@ def test_a_share_of_a_whole_is_at_most_all_of_it():
     assert calculate('n(1, "$328.1 million") / n(2, "$900.0 million") * 100', sentences, question).result == "36.5%"
     assert calculate('n(2, "$900.0 million") / n(1, "$328.1 million") * 100', sentences, question) is None
     assert calculate('n(2, "$900.0 million") / n(1, "$328.1 million")', sentences, question) is None
+    rows = ["Operating profit — 2022: 11,512", "Net revenue — 2022: 86,392", "Free cash flow 7,157"]
+    margin = "What is the FY2022 operating margin in percent?"  # a margin may be a loss, never more than all sales
+    assert calculate('n(1, "11,512") / n(2, "86,392") * 100', rows, margin).result == "13.3%"
+    assert calculate('(n(1, "11,512") - n(2, "86,392")) / n(2, "86,392") * 100', rows, margin).result == "−86.7%"
+    assert calculate('n(2, "86,392") / n(3, "7,157") * 100', rows, margin) is None
 
 
 def test_a_year_asked_is_a_year():
@@ -286,6 +291,7 @@ def test_an_operand_named_for_a_year_takes_the_figure_the_sentence_gives_that_ye
     assert [(f.shown, y) for f, y in year_labels(s)] == [("$32 billion", 2011), ("$28 billion", 2010), ("$26 billion", 2009)]
     row = "Total net sales — 2021: 5,310; 2020: 4,870; 2019: 4,512"
     assert [y for _, y in year_labels(row)] == [2021, 2020, 2019]
+    assert [y for _, y in year_labels("Revenue — 2020: $ 9,497,578; 2019: $ 4,713,500; 2018: $ (3)")] == [2020, 2019, 2018]
     misread = 'worth_2011 = n(1, "32")\nworth_2009 = n(1, "28")\nanswer = worth_2011 - worth_2009'
     c = calculate(misread, [s], "By how much did it grow from 2009 to 2011?")
     assert c is not None and c.text == "$32 billion − $26 billion = $6 billion"

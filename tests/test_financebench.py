@@ -61,6 +61,12 @@ def test_a_calculation_is_graded_by_its_result_not_its_operands():
     assert correct("($177,866 − $135,987) ÷ $135,987 × 100 = 30.8% [1]", "30.8%")
 
 
+def test_an_answer_is_graded_by_what_it_says_not_by_the_sentence_it_quotes():
+    text = "2,117 [1] — “Adjusted EBITDA 2,117 1,701 1,224 80.5 2,018 1,608 1,089 73.3”"
+    assert not correct(text, "AMCOR's Adj. EBITDA was $2,018mn in FY 2023", "What was Adjusted EBITDA for FY 2023?")
+    assert correct("2,018 [1] — “Adjusted EBITDA 2,117 2,018”", "$2,018mn", "What was Adjusted EBITDA for FY 2023?")
+
+
 def test_yes_no_golds_are_graded_by_polarity():
     gold = "No. Microsoft decreased its debt by $2.5bn in FY 2023 vs FY 2022."
     question = "Has Microsoft increased its debt on balance sheet between FY2023 and the FY2022 period?"

@@ -13,7 +13,7 @@ from rag.config import Settings
 from rag.evidence import Sentence
 from rag.answering.base import Evidence, select_evidence
 from rag.answering.route import condense, is_follow_up
-from rag.answering.span import compose
+from rag.answering.span import accepted, compose, render
 from rag.types import Passage
 
 CANADA, US, QUEBEC, UK = ("000_5dd565f1f7c88ce4.txt", "001_bba25ff5d5374892.txt",
@@ -232,6 +232,17 @@ def test_an_answer_from_evidence_far_behind_the_best_is_declined():
     assert compose("Where was the venue?", "Colorado Springs [2]", _evidence((0.9, 0.3)), Settings()) is None
 
 
+def test_a_short_answer_cited_to_a_sentence_far_behind_is_taken_from_another_that_holds_it():
+    from rag.cite import split_sentences
+
+    text = "The MoU was signed in Colorado Springs on the 14th. Colorado Springs hosted the 41st Space Symposium."
+    p = Passage("a/ca.txt", "ca.txt", "", text, 0, len(text), 0.9, "a/ca.txt#0")
+    evidence = [Evidence(Passage(p.doc_id, p.source, "", text[a:b], a, b, sc), p, Sentence(0, a, b, sc, 0.6, 1.0))
+                for (a, b), sc in zip(split_sentences(text), (0.9, 0.3))]
+    _, short, cites, _ = compose("Where was the MoU signed?", "Colorado Springs [2]", evidence, Settings())
+    assert short == "Colorado Springs" and cites[0].quote.startswith("The MoU was signed")
+
+
 def test_an_answer_part_its_backend_does_not_confirm_is_dropped():
     asked = []
 
@@ -300,6 +311,14 @@ def test_evidence_leaves_out_the_sentences_already_shown():
 def test_two_part_answers_cite_each_part():
     text, short, cites, _ = compose("Who signed, and where?", "Oh Tae-seok [1]; Colorado Springs [2]", _evidence(), Settings())
     assert short == "Oh Tae-seok; Colorado Springs" and [c.number for c in cites] == [1, 2] and "[2]" in text
+
+
+def test_the_same_sentence_found_for_two_asks_is_one_line_and_one_citation():
+    first = accepted("Who signed the MoU?", "Oh Tae-seok [1]", _evidence(), Settings())
+    again = accepted("Who was with him?", "Lisa Campbell [1]", _evidence(), Settings())  # another search: other objects
+    text, short, cites, claims = render(first + again)
+    assert short == "Oh Tae-seok; Lisa Campbell" and len(cites) == len(claims) == 1
+    assert render([]) is None
 
 
 @pytest.mark.parametrize("question, follow_up", [

@@ -57,6 +57,15 @@ def test_a_row_is_labelled_by_its_header_years_however_far_above():
     assert not tables.is_header("Total current assets 7,669,974 5,720,291")
 
 
+def test_cells_whose_years_repeat_are_labelled_by_their_whole_dates():
+    page = ("Condensed Consolidated Balance Sheets\n($ in millions)\nJuly 29, 2023 January 28, 2023 July 30, 2022\n"
+            "Cash and cash equivalents 1,093 1,874 840\n")
+    at = page.index("Cash")
+    assert tables.table_row(page[at:].strip(), page, at) == (
+        "Cash and cash equivalents — July 29, 2023: 1,093; January 28, 2023: 1,874; July 30, 2022: 840")
+    assert tables.header_above(page, at, 3) == ["2023", "2023", "2022"]  # the years, to match a question's
+
+
 def test_a_rows_unit_is_its_headers_and_per_share_rows_have_none():
     assert tables.table_scale(PAGE, PAGE.index("Total current liabilities")) == "thousand"
     assert tables.table_scale(PAGE, PAGE.index("Net income per share")) == ""
@@ -138,6 +147,22 @@ def test_a_change_is_calculated_later_minus_earlier_by_the_years_the_periods_nam
     assert later_minus_earlier("Did sales rise from spring to autumn?") == LATER_MINUS_EARLIER
 
 
+def test_a_change_between_two_years_is_read_off_the_best_row_that_gives_both():
+    from rag.answering.arithmetic import computed
+    from rag.answering.yesno import _row_change
+
+    index = _index(PAGE)
+    page = tables.widen([_chunk(index, len(PROSE) + 1 + PAGE.index("Total current"), len(PROSE) + 1 + len(PAGE), 2)], index)
+    rows = tables.rows_for("Did total current liabilities grow between 2016 and 2017?", page, index, Settings(), 3)
+    program = _row_change("Did total current liabilities grow between 2016 and 2017?", rows)
+    assert program == ('value_2017 = n(1, "5,466,312")\nvalue_2016 = n(1, "4,586,657")\n'
+                       "answer = value_2017 - value_2016")
+    parts = computed(program, "Did total current liabilities grow between 2016 and 2017?", rows)
+    assert parts and parts[0].short.startswith("879,655") and "thousand" in parts[0].short
+    assert _row_change("Did liabilities grow between 2015 and 2016?", rows) is None  # no cell for 2015
+    assert _row_change("Did liabilities grow?", rows) is None
+
+
 def test_a_figure_added_to_or_taken_from_itself_is_no_calculation():
     row = ["TOTAL ASSETS 23,717 1,192 22,525"]
     assert calculate('a = n(1, "1,192")\nanswer = a + a', row) is None
@@ -146,6 +171,11 @@ def test_a_figure_added_to_or_taken_from_itself_is_no_calculation():
         is not None  # a figure twice in a ratio is fine
     assert calculate('answer = n(1, "8%") - n(1, "$10.4 billion")', ["Margins were 8% on $10.4 billion of sales."]) \
         is None  # a percentage and an amount do not add up
+    # one cell named for two years is two figures: the row as the model read it gives each year its own
+    program = 'revenue_2020 = n(1, "4,713,500")\nrevenue_2019 = n(1, "4,713,500")\nanswer = revenue_2020 - revenue_2019'
+    plain, labelled = ["Total net revenue $ 9,497,578 $ 4,713,500"], ["Total net revenue — 2020: $ 9,497,578; 2019: $ 4,713,500"]
+    assert calculate(program, plain, labelled=labelled).text == "$9,497,578 − $4,713,500 = $4,784,078"
+    assert calculate(program, plain) is None  # a row that gives no years: one figure taken from itself
 
 
 # -- with the real model ------------------------------------------------------------------------

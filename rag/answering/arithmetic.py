@@ -70,7 +70,9 @@ _ASKS_DECIMALS = re.compile(r"\b(\d|zero|no|one|two|three|four) decimal", re.IGN
 _ASKS_WHOLE = re.compile(r"\bnearest (?:whole|integer|dollar|million|billion)\b|\bwhole number\b", re.IGNORECASE)
 _ASKS_DAYS = re.compile(r"\bdays?\b", re.IGNORECASE)
 _YEAR_IN = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
-_ASKS_SHARE = re.compile(r"\bwhat (?:percent(?:age)?|share|portion|fraction|proportion) of\b", re.IGNORECASE)
+# a part of a whole: at most all of it ("what percent of …", a margin, "capex as a % of revenue")
+_ASKS_SHARE = re.compile(r"\bwhat (?:percent(?:age)?|share|portion|fraction|proportion) of\b|\bmargin\b"
+                         r"|(?:%|\bpercent(?:age)?) of (?:total |net )?(?:revenues?|sales)\b", re.IGNORECASE)
 _ASKS_YEAR = re.compile(r"\b(?:what|which) year\b", re.IGNORECASE)
 # A change asked relative to where it started, not in points ("by what percentage", "growth rate")
 _ASKS_RELATIVE = re.compile(r"\bpercent(?:age)? (?:change|increase|decrease|growth|decline)|\bby what percent"
@@ -355,13 +357,14 @@ class Calculation:
 
 
 def calculate(expression: str, sentences: Sequence[str], question: str = "",
-              documents: Sequence[str] = (), scales: Sequence[str] = ()) -> Calculation | None:
+              documents: Sequence[str] = (), scales: Sequence[str] = (), labelled: Sequence[str] = ()) -> Calculation | None:
     """Compute ``expression`` over ``sentences`` (numbered from 1 in it; ``documents``: the
     document each is from). None when an operand is not a figure or date of the sentence it
     names, a bare number is not one of the question's, the days between a date and itself are
     asked, a date without its month or year would take them from another document's, or it
     divides by zero; ``ExpressionError`` when the expression is not one ``parse`` accepts.
-    ``scales``: the unit a table states for each sentence's figures ("thousand"; "" for none)."""
+    ``scales``: the unit a table states for each sentence's figures ("thousand"; "" for none);
+    ``labelled``: each sentence as the model read it, a table row's cells labelled with their years."""
     tree = parse(expression)
     allowed = {float(c) for c in _constants(question)}
     operands: dict[int, Operand] = {}
@@ -372,7 +375,7 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
         if found is None:
             raise _Rejected(f"{written!r} is not a figure of sentence {number}")
         if (year := getattr(call, "year", None)) is not None:
-            found = _for_year(found, year, sentences[number - 1])
+            found = _for_year(found, year, (labelled or sentences)[number - 1])
         scale = scales[number - 1] if number <= len(scales) else ""
         if scale and not (found[0].scale or found[0].percent or found[0].ordinal):  # "5,466,312" of a table in thousands
             found = (replace(found[0], scale=scale, value=found[0].value * _SCALES[scale],
@@ -413,7 +416,9 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
         log.debug("rejected %r: the question asks for one figure", expression)
         return None
     if any(isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and _is_figure(node.left)
-           and ast.dump(node.left) == ast.dump(node.right) for node in ast.walk(tree)):
+           and ast.dump(node.left) == ast.dump(node.right)  # one figure twice; not one cell named for two years,
+           and getattr(node.left, "year", None) == getattr(node.right, "year", None)  # which _for_year reads apart
+           for node in ast.walk(tree)):
         log.debug("rejected %r: a figure added to or taken from itself", expression)  # "1,192 + 1,192", "x − x"
         return None
     for node in ast.walk(tree):
@@ -434,6 +439,10 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
         log.debug("rejected %r: %s", expression, exc)
         return None
     if any(isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and id(node.left) in operands
+           and id(node.right) in operands and operands[id(node.left)] == operands[id(node.right)] for node in ast.walk(tree)):
+        log.debug("rejected %r: a figure added to or taken from itself", expression)  # one cell named for two years
+        return None  # that the sentence does not tell apart
+    if any(isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and id(node.left) in operands
            and id(node.right) in operands and operands[id(node.left)].figure.percent
            != operands[id(node.right)].figure.percent for node in ast.walk(tree)):
         log.debug("rejected %r: a percentage added to or taken from an amount", expression)  # "8% − $10.4 billion"
@@ -441,7 +450,9 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
     if _relative_change_of_rates(tree, operands) and not _ASKS_RELATIVE.search(question):
         tree = tree.left  # "how much did the tax rate change": in percentage points, not a ratio of two rates
         value = evaluate(tree, operand, day_count)
-    if _ASKS_SHARE.search(question) and _has(tree, ast.Div) and not -1e-9 <= value <= (100 if _scaled_by_100(tree) else 1) + 1e-9:
+    share = _ASKS_SHARE.search(question)
+    if share and _has(tree, ast.Div) and not (-1e-9 if "margin" not in share.group().lower() else -math.inf) <= value <= (
+            100 if _scaled_by_100(tree) else 1) + 1e-9:  # a margin may be a loss
         log.debug("rejected %r: a share of a whole is %g", expression, value)  # "what percent of … occurred in Q4"
         return None
     if _ASKS_YEAR.search(question) and not (value.is_integer() and 1000 <= value <= 2100):
@@ -489,7 +500,7 @@ def year_labels(sentence: str) -> list[tuple[Figure, int | None]]:
     for i, (m, f) in enumerate(found):
         before = sentence[found[i - 1][0].end() if i else 0:m.start()]
         after = sentence[m.end():found[i + 1][0].start() if i + 1 < len(found) else len(sentence)]
-        row = re.search(r"((?:19|20)\d{2})\s*:\s*\S?$", before)
+        row = re.search(r"((?:19|20)\d{2})\s*:\s*(?:[^\w\s]\s*){0,2}$", before)  # "2019: $ 4,713,500", "2023: (762)"
         later = _YEAR_IN.search(after)
         out.append((f, int(row.group(1)) if row else int(later.group()) if later else None))
     return out
@@ -749,12 +760,19 @@ def _attempt(question: str, evidence: Sequence[Evidence], backend,
     log.debug("arithmetic reply %r", reply)
     if not expression or expression.strip().lower().rstrip(".") == NONE:
         return None, False
+    parts = computed(expression, question, evidence)
+    return parts, parts is None
+
+
+def computed(expression: str, question: str, evidence: Sequence[Evidence]) -> list[Part] | None:
+    """``expression`` (its figures numbered by ``evidence``) calculated and checked as ``calculate``
+    does, as the answer's one part; None when it does not hold."""
     try:
-        calculation = calculate(expression, sentences, question, [e.passage.doc_id for e in evidence],
-                                [tables.table_scale(e.parent.text, e.sentence.start) for e in evidence])
+        calculation = calculate(expression, [e.passage.text for e in evidence], question,
+                                [e.passage.doc_id for e in evidence],
+                                [tables.table_scale(e.parent.text, e.sentence.start) for e in evidence],
+                                [table_row(e) for e in evidence])
     except ExpressionError as exc:
         log.debug("arithmetic expression %r refused: %s", expression, exc)
-        return None, True
-    if calculation is None:
-        return None, True
-    return [Part(calculation.text, calculation.sources, calculation.result)], False
+        return None
+    return None if calculation is None else [Part(calculation.text, calculation.sources, calculation.result)]

@@ -104,8 +104,8 @@ def asks_whether(question: str) -> bool:
 
 def _maybe_list(q: str) -> bool:
     m = _MAYBE_LIST.match(q)
-    return bool(m) and any(len(w) > 3 and w.endswith("s") and not w.endswith("ss") and w not in _NOT_PLURAL
-                           for w in m.group(1).lower().split())
+    return bool(m) and any(len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "'s", "’s")) and w not in _NOT_PLURAL
+                           for w in m.group(1).lower().split())  # "AMCOR's" is no plural
 
 
 def _plural_which(q: str) -> bool:
@@ -158,6 +158,55 @@ def sub_questions(question: str) -> list[str]:
         if (tail := b[len(first):].strip()) and first.split()[0].lower() != a_core.split()[0].lower():
             return [f"{head}{a_core} {tail}", f"{head}{first} {tail}"]
     return [a, b]
+
+
+# --- questions that ask two things ----------------------------------------------------------
+_WH = r"(?:(?:on|in|at|by|for|from|to|with|under|during) )?(?:who|whom|whose|which|what|when|where|how (?:many|much|long|old))\b"
+# "…: who led the agency, and which province did Daejeon meet?" — what comes before the last lead-in is context
+_LEAD = re.compile(rf"(?:[:;—–]|\s-\s)\s*(?={_WH})", re.IGNORECASE)
+_TWO_ASKS = re.compile(rf"^(?P<a>{_WH}.+?),?\s+and\s+(?:also\s+)?(?P<b>{_WH}.+)$", re.IGNORECASE)
+_PREPOSITIONS = "in|at|on|from|by|for|with|during|under|between"
+# "… mentioned in the US release and in the UK release", "… both at the symposium and at the signing"
+_SAME_PREP = re.compile(rf"^(?P<head>.+?)\s+(?:both\s+)?(?P<p>{_PREPOSITIONS})\s+(?P<a>.+?),?\s+and\s+(?:also\s+)?(?P=p)\s+(?P<b>.+)$",
+                        re.IGNORECASE)
+# "On which dates did the US symposium and the UK signing happen?": several answers asked of two subjects
+_PLURAL_OF_TWO = re.compile(r"^(?P<head>(?:(?:on|in|at|by|for|from) )?(?:which|what)\s+(?:[\w'’-]+\s+){0,2}?[a-z]+(?:ies|es|s)"
+                            r"\s+(?:did|do|does|were|was|are|is|will|had|have|has))\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$",
+                            re.IGNORECASE)
+
+
+def asks_several(question: str) -> list[str]:
+    """The questions a question asks at once, each answerable alone, or [] if it asks one thing:
+    "Who led Canada's space agency at the signing, and which province did Daejeon meet?" -> both
+    clauses; "Name the universities mentioned in the US release and in the UK release" -> one per
+    release; "On which dates did the US symposium and the UK signing happen?" -> one per event.
+    A question whether something is so, and a comparison, are not split here."""
+    q = _TAIL.sub("", " ".join(question.split())).strip()
+    if asks_whether(q) or _COMPARE.search(q):
+        return []
+    leads = list(_LEAD.finditer(q))
+    q = q[leads[-1].end():] if leads else q
+    if m := _TWO_ASKS.match(q):
+        a, b = m.group("a").strip(" ,"), m.group("b").strip(" ,")
+        return [a, b] if _standalone(b) else []
+    if (m := _SAME_PREP.match(q)) and len(m.group("head").split()) >= 2:
+        head, prep = re.sub(r"\s+both$", "", m.group("head"), flags=re.IGNORECASE), m.group("p")
+        return [f"{head} {prep} {m.group('a').strip(' ,')}", f"{head} {prep} {m.group('b').strip(' ,')}"]
+    if (m := _PLURAL_OF_TWO.match(q)) and m.group(0).split()[1].lower() not in _NOT_PLURAL:
+        a, rest = m.group("a").split(), m.group("b").split()
+        # the second subject opens as the first and is as long ("the US symposium", "the UK signing"), the rest is shared
+        if 2 <= len(a) <= 5 and len(rest) > len(a) and a[0].lower() == rest[0].lower() in _DETERMINERS and "," not in m.group("a"):
+            head, tail = m.group("head"), " ".join(rest[len(a):])
+            return [f"{head} {' '.join(a)} {tail}", f"{head} {' '.join(rest[:len(a)])} {tail}"]
+    return []
+
+
+_DETERMINERS = frozenset("the a an its their his her this that".split())
+
+
+def _standalone(clause: str) -> bool:
+    """A clause that does not lean on the one before it ("and who was it?" does)."""
+    return not re.search(r"\b(?:it|they|them|this|that|these|those|he|she|him|her)\b\W*$", clause, re.IGNORECASE)
 
 
 # --- follow-ups -------------------------------------------------------------------------------

@@ -108,8 +108,17 @@ def compose(question: str, raw: str, evidence: list[Evidence], settings: Setting
 
     ``confirm(short, evidence)`` has the last word on each part that passed every other check.
     """
+    return render(accepted(question, raw, evidence, settings, confirm))
+
+
+MAX_HOLDING = 2  # sentences holding a short answer that are tried in turn when the first is not about the question
+
+
+def accepted(question: str, raw: str, evidence: list[Evidence], settings: Settings,
+             confirm: Callable[[str, Evidence], bool] | None = None) -> list[tuple[str, Evidence]]:
+    """The ``(short answer, sentence)`` parts of the backend's reply that hold (see ``compose``)."""
     if not evidence or not raw.strip() or raw.strip().lower().startswith(NONE) or is_abstention(raw):
-        return None
+        return []
     asked = terms_of(question)
     best = max(e.sentence.score for e in evidence)
     parts: list[tuple[str, Evidence]] = []
@@ -119,37 +128,55 @@ def compose(question: str, raw: str, evidence: list[Evidence], settings: Setting
         cited = [evidence[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(evidence)]
         yes = _norm(short) == "yes" and bool(_YES_NO.match(question))  # "no" would need evidence of absence
         pool = cited + [e for e in evidence if e not in cited] if short and not yes else cited
-        found = next((e for e in pool if yes or _grounded(short, e.passage.text)), None)
+        holding = [(e, short) for e in pool if yes or _grounded(short, e.passage.text)]
         short = "Yes" if yes else short
-        if found is None and short:  # a paraphrase: keep the evidence's own words if most of it is there
-            found, short = next(((e, span) for e in pool if (span := _snap(short, e.passage.text, asked))), (None, short))
-        # a "yes" has no span of its own to ground it: its sentence must share the question's words
-        if (found is not None and not _said(short, found, parts) and answerable(found, best, settings, paraphrase=not yes)
-                and (confirm is None or confirm(short, found))):
-            parts.append((short, found))
+        if not holding and short:  # a paraphrase: keep the evidence's own words if most of it is there
+            holding = [(e, span) for e in pool if (span := _snap(short, e.passage.text, asked))][:1]
+        # the first sentence holding it that is about the question (the cited one first; a "yes" has no span of
+        # its own to ground it: its sentence must share the question's words) and that the backend confirms
+        for found, said in holding[:MAX_HOLDING]:
+            if yes:
+                said = "Yes"
+            if _said(said, found, parts):
+                break
+            if not answerable(found, best, settings, paraphrase=not yes):
+                continue
+            if confirm is None or confirm(said, found):
+                parts.append((said, found))
+            break
+    return parts
+
+
+def render(parts: list[tuple[str, Evidence]]) -> Composed | None:
+    """The answer of the ``(short answer, sentence)`` parts: a line per sentence, the short answers it
+    states, its number and its quote ("KITSAT-1; University of Surrey [1] — “…”"); None for none."""
     if not parts:
         return None
-    # one line per sentence: two parts one sentence states ("KITSAT-1; University of Surrey") share its quote
-    by_sentence: dict[int, tuple[list[str], Evidence]] = {}
+    by_sentence: dict[tuple, tuple[list[str], Evidence]] = {}
     for short, e in parts:
-        by_sentence.setdefault(id(e), ([], e))[0].append(short)
+        by_sentence.setdefault(_where(e), ([], e))[0].append(short)
     citations, lines = [], []
     for number, (shorts, e) in enumerate(by_sentence.values(), 1):
         span = (e.sentence.start, e.sentence.end)
         citations.append(make_citation(number, e.parent, span, e.sentence.score))
         quote = " ".join(e.passage.text.split())
-        short = "; ".join(s for s in shorts if s)
+        short = "; ".join(dict.fromkeys(s for s in shorts if s))
         if not short or len(_norm(short)) >= 0.8 * len(_norm(quote)):
             lines.append(f"{quote} [{number}]")
         else:
             lines.append(f"{short} [{number}] — “{quote}”")
     claims = [Claim(line, (number,)) for number, line in enumerate(lines, 1)]
-    return "\n".join(lines), "; ".join(s for s, _ in parts if s), citations, claims
+    return "\n".join(lines), "; ".join(dict.fromkeys(s for s, _ in parts if s)), citations, claims
+
+
+def _where(e: Evidence) -> tuple:
+    """Where a sentence is: the same sentence found by two searches is one."""
+    return e.parent.doc_id, e.parent.start + e.sentence.start
 
 
 def _said(short: str, e: Evidence, parts: list[tuple[str, Evidence]]) -> bool:
     """``short`` adds nothing to what an earlier part already took from the same sentence ``e``."""
-    return any(e is other and (not short or not said or _norm(short) in _norm(said) or _norm(said) in _norm(short))
+    return any(_where(e) == _where(other) and (not short or not said or _norm(short) in _norm(said) or _norm(said) in _norm(short))
                for said, other in parts)
 
 
@@ -172,9 +199,15 @@ def verdict(question: str, reply: str, p_none: float | None, evidence: list[Evid
             backend) -> Composed | None:
     """What stands of ``reply`` (see ``compose``; checked by ``backend``), or None: declined when the
     backend's P(none), ``p_none``, reached ``settings.decline_at``."""
+    return render(found(question, reply, p_none, evidence, settings, backend))
+
+
+def found(question: str, reply: str, p_none: float | None, evidence: list[Evidence], settings: Settings,
+          backend) -> list[tuple[str, Evidence]]:
+    """The parts of ``reply`` that hold (see ``verdict``), not yet rendered."""
     if p_none is not None and p_none >= settings.decline_at:
-        return None
-    return compose(question, reply, evidence, settings, _confirmer(question, backend, settings))
+        return []
+    return accepted(question, reply, evidence, settings, _confirmer(question, backend, settings))
 
 
 def _confirmer(question: str, backend, settings: Settings) -> Callable[[str, Evidence], bool] | None:

@@ -19,6 +19,8 @@ _CELL = r"(?:[$€£¥₩]\s?)?\(?-?\d[\d,]*(?:\.\d+)?\)?(?:\s?%)?|[—–-]"
 ROW_TAIL = re.compile(rf"(?:\s+(?:{_CELL}))+\s*$")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+_DATE = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+                   r"\s+\d{1,2},\s+(?:19|20)\d{2}\b")
 ROWS = 6  # table rows an arithmetic question reads besides its best sentences
 MIN_ROWS = 3  # lines ending in two or more figures that make a passage part of a table
 HEADER_LINES = 60  # how far above a row its header is looked for
@@ -67,13 +69,16 @@ def is_header(line: str) -> bool:
     return bool(found) and all(_YEAR.fullmatch(f) or float(f) <= 31 for f in found) and any(_YEAR.fullmatch(f) for f in found)
 
 
-def header_above(parent: str, at: int, cells: int) -> list[str] | None:
+def header_above(parent: str, at: int, cells: int, dates: bool = False) -> list[str] | None:
     """The years of the nearest header line above offset ``at`` of ``parent`` that labels ``cells``
-    cells: a line whose figures are all years (or days of a date) with at least ``cells`` years."""
+    cells: a line whose figures are all years (or days of a date) with at least ``cells`` years.
+    With ``dates``, its whole dates where a year alone would label two cells alike ("July 29, 2023",
+    "January 28, 2023", "July 30, 2022": a quarter's balance sheet beside the year's)."""
     for line in reversed(parent[:at].splitlines()[-HEADER_LINES:]):
         years = _YEAR.findall(line)
         if len(years) >= cells and is_header(line):
-            return years
+            whole = _DATE.findall(line)
+            return whole if dates and len(set(years)) < len(years) and len(whole) == len(years) else years
     return None
 
 
@@ -81,14 +86,22 @@ def table_row(text: str, parent: str, at: int) -> str:
     """A table row ``text`` (at offset ``at`` of ``parent``) as the model reads it: its cells labelled
     by the years of its header ("Total net sales 107,006 135,987 177,866" → "Total net sales — 2015:
     107,006; 2016: 135,987; 2017: 177,866"); any other sentence as it is."""
+    labelled = labelled_cells(text, parent, at)
+    if not labelled:
+        return text
+    return f"{text[:ROW_TAIL.search(text).start()].rstrip()} — " + "; ".join(f"{y}: {c}" for y, c in labelled)
+
+
+def labelled_cells(text: str, parent: str, at: int) -> list[tuple[str, str]]:
+    """The cells of table row ``text`` (at offset ``at`` of ``parent``), each with the year (or the
+    date, where years repeat) its header gives it: [("2021", "$ 14,882"), ("2020", "$ 13,745")];
+    [] for a sentence that is no row or a row without such a header."""
     tail = ROW_TAIL.search(text)
     cells = re.findall(_CELL, tail.group()) if tail else []
     if len(cells) < 2 or not text[:tail.start()].strip() or all(_YEAR.fullmatch(c) for c in cells):
-        return text
-    years = header_above(parent, at, len(cells))
-    if years is None:
-        return text
-    return f"{text[:tail.start()].rstrip()} — " + "; ".join(f"{y}: {c}" for y, c in zip(years, cells))
+        return []
+    years = header_above(parent, at, len(cells), dates=True)
+    return list(zip(years, cells)) if years is not None else []
 
 
 def table_scale(parent: str, at: int) -> str:
@@ -128,7 +141,7 @@ def rows_for(question: str, passages: list[Passage], index, settings, n: int) ->
         named = pattern.sub(" ", named)
     asked = content_words(" ".join([named, *abbreviations(question)]))
     years = {int(y) for y in _YEAR.findall(question)}
-    found = []  # (passage index, start, end, label)
+    found, seen = [], set()  # (passage index, start, end, label); the rows' texts (a row printed twice is read once)
     for i, p in enumerate(passages):
         if not is_table(p.text):
             continue
@@ -143,6 +156,9 @@ def rows_for(question: str, passages: list[Passage], index, settings, n: int) ->
             header = header_above(p.text, start, len(re.findall(_CELL, tail.group())))
             if years and header and not years & {int(y) for y in header}:
                 continue  # a table of other years than the question's
+            if (text := " ".join(line.split())) in seen:
+                continue
+            seen.add(text)
             found.append((i, start, start + len(line.strip()), label))
     if not found:
         return []

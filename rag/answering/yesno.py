@@ -163,9 +163,19 @@ def later_minus_earlier(question: str) -> str:
     """How to calculate the change the question asks about: the figure for its later period minus the
     one for its earlier ("between FY 2023 and Q2 of FY2024": Q2 of FY2024 minus FY 2023), by the years
     the two periods name ("FY20" is 2020); the generic rule when they name no two different years."""
+    found = _periods(question)
+    if found is None:
+        return LATER_MINUS_EARLIER
+    (earlier, _), (later, _) = found
+    return f"Calculate the figure for {later} minus the figure for {earlier}."
+
+
+def _periods(question: str) -> tuple[tuple[str, int], tuple[str, int]] | None:
+    """The two periods a question about a change names, earlier first, each with its year ("FY20" is
+    2020; "Q2 of FY2024" is 2024); None unless they name two different years."""
     m = _SPAN.search(question)
     if m is None:
-        return LATER_MINUS_EARLIER
+        return None
     a, b = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
 
     def year(period: str) -> int:
@@ -173,9 +183,31 @@ def later_minus_earlier(question: str) -> str:
         return max(found, default=0)
 
     if not year(a) or not year(b) or year(a) == year(b):
-        return LATER_MINUS_EARLIER
-    earlier, later = sorted((a, b), key=year)
-    return f"Calculate the figure for {later.strip()} minus the figure for {earlier.strip()}."
+        return None
+    earlier, later = sorted(((a.strip(), year(a)), (b.strip(), year(b))), key=lambda p: p[1])
+    return earlier, later
+
+
+def _row_change(question: str, evidence: list[Evidence]) -> str | None:
+    """For a change between two years, the first table row of ``evidence`` whose header gives each
+    year one figure, as the calculation later minus earlier (a program as the model writes one): the
+    rows come best first, so the model need not pick the row or the order."""
+    from .tables import labelled_cells
+
+    found = _periods(question)
+    if found is None:
+        return None
+    (_, earlier), (_, later) = found
+    for number, e in enumerate(evidence, 1):
+        cells = dict(labelled_cells(e.passage.text, e.parent.text, e.sentence.start))
+        if not cells:
+            break  # the rows come first: past them, no row gives both years
+        old, new = cells.get(str(earlier)), cells.get(str(later))
+        if old and new and re.search(r"\d", old) and re.search(r"\d", new):
+            strip = lambda cell: cell.strip("$€£¥₩ ")  # noqa: E731
+            return (f'value_{later} = n({number}, "{strip(new)}")\nvalue_{earlier} = n({number}, "{strip(old)}")\n'
+                    f"answer = value_{later} - value_{earlier}")
+    return None
 
 
 def asks_change(question: str) -> int | None:
@@ -187,12 +219,18 @@ def asks_change(question: str) -> int | None:
 
 def by_change(question: str, evidence: list[Evidence], backend, settings: Settings) -> Part | None:
     """"Yes — 8,866 − 8,738 = 128" or "No — …": the figure's change between the periods, calculated
-    from cited figures (``arithmetic.solve``), read against the direction the question asks about;
+    from the best table row that gives both years a figure (else the model's calculation,
+    ``arithmetic.solve``), read against the direction the question asks about;
     None when no calculation holds."""
-    from .arithmetic import solve
+    from .arithmetic import computed, solve
 
     direction = asks_change(question)
-    parts = solve(f"{question} {later_minus_earlier(question)}", evidence, backend, settings) if direction is not None else None
+    if direction is None:
+        return None
+    row = _row_change(question, evidence)
+    parts = computed(row, question, evidence) if row else None
+    if not parts:
+        parts = solve(f"{question} {later_minus_earlier(question)}", evidence, backend, settings)
     if not parts:
         return None
     result = parts[0].short
