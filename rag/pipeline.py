@@ -126,12 +126,8 @@ def _fact(shape: str, query: str, question: str, passages: list[Passage], idx, s
         parts = solve(question, evidence, backend, settings) if evidence else None
         if parts and _in_asked_unit(question, parts):
             return parts, evidence, None
-    evidence = select_evidence(query, top, idx, settings)
-    composed = None
-    if evidence:
-        reply, p_none = span.ask(backend, query, evidence, settings)
-        composed = span.verdict(query, reply, p_none, evidence, settings, backend)
-        log.debug("raw answer %r -> %r", reply, composed)
+    evidence, found = _span(query, top, idx, settings, backend)
+    composed = span.render(found)
     if composed is not None or not settings.factoid_claims:
         return [], evidence, composed
     return _sentences("factoid", query, question, passages, idx, settings, backend) + (None,)
@@ -144,13 +140,24 @@ def _several(asks: list[str], idx, settings: Settings, backend) -> tuple[span.Co
     found, consulted = [], {}
     for ask in asks:
         passages, relevance = search(ask, idx, settings)
-        evidence = select_evidence(ask, passages[: settings.k], idx, settings) if relevance >= settings.min_relevance else []
-        if evidence:
-            reply, p_none = span.ask(backend, ask, evidence, settings)
-            found += span.found(ask, reply, p_none, evidence, settings, backend)
-            consulted.update({p.chunk_id: p for p in passages[: settings.k]})
+        if relevance >= settings.min_relevance:
+            evidence, held = _span(ask, passages[: settings.k], idx, settings, backend)
+            found += held
+            if evidence:
+                consulted.update({p.chunk_id: p for p in passages[: settings.k]})
     composed = span.render(found)
     return (composed, list(consulted.values())) if composed is not None else None
+
+
+def _span(query: str, top: list[Passage], idx, settings: Settings, backend) -> tuple[list[Evidence], list]:
+    """The span path: the best sentences of ``top`` for ``query``, and the ``(short answer, sentence)``
+    parts of the backend's reply to them that hold (``span.found``)."""
+    evidence = select_evidence(query, top, idx, settings)
+    if not evidence:
+        return evidence, []
+    reply, p_none = span.ask(backend, query, evidence, settings)
+    log.debug("raw answer %r", reply)
+    return evidence, span.found(query, reply, p_none, evidence, settings, backend)
 
 
 def _figure_evidence(query: str, passages: list[Passage], idx, settings: Settings) -> list[Evidence]:

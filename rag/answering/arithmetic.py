@@ -415,12 +415,6 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
     if reads_one_figure(question) and not _is_figure(tree):
         log.debug("rejected %r: the question asks for one figure", expression)
         return None
-    if any(isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and _is_figure(node.left)
-           and ast.dump(node.left) == ast.dump(node.right)  # one figure twice; not one cell named for two years,
-           and getattr(node.left, "year", None) == getattr(node.right, "year", None)  # which _for_year reads apart
-           for node in ast.walk(tree)):
-        log.debug("rejected %r: a figure added to or taken from itself", expression)  # "1,192 + 1,192", "x − x"
-        return None
     for node in ast.walk(tree):
         if _is_number(node) and not _is_literal_argument(tree, node) and float(node.value) not in allowed:
             log.debug("rejected %r: %s is not a number of the question", expression, node.value)
@@ -438,10 +432,12 @@ def calculate(expression: str, sentences: Sequence[str], question: str = "",
             raise
         log.debug("rejected %r: %s", expression, exc)
         return None
+    # the figures the operands stand for, once each read for the year it was named for: "1,192 + 1,192", "x − x",
+    # one cell named for two years that its row does not tell apart (a cell it does is read for each year)
     if any(isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and id(node.left) in operands
            and id(node.right) in operands and operands[id(node.left)] == operands[id(node.right)] for node in ast.walk(tree)):
-        log.debug("rejected %r: a figure added to or taken from itself", expression)  # one cell named for two years
-        return None  # that the sentence does not tell apart
+        log.debug("rejected %r: a figure added to or taken from itself", expression)
+        return None
     if any(isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and id(node.left) in operands
            and id(node.right) in operands and operands[id(node.left)].figure.percent
            != operands[id(node.right)].figure.percent for node in ast.walk(tree)):

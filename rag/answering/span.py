@@ -129,14 +129,14 @@ def accepted(question: str, raw: str, evidence: list[Evidence], settings: Settin
         yes = _norm(short) == "yes" and bool(_YES_NO.match(question))  # "no" would need evidence of absence
         pool = cited + [e for e in evidence if e not in cited] if short and not yes else cited
         holding = [(e, short) for e in pool if yes or _grounded(short, e.passage.text)]
+        if yes:
+            holding = [(e, "Yes") for e, _ in holding]
         short = "Yes" if yes else short
         if not holding and short:  # a paraphrase: keep the evidence's own words if most of it is there
             holding = [(e, span) for e in pool if (span := _snap(short, e.passage.text, asked))][:1]
         # the first sentence holding it that is about the question (the cited one first; a "yes" has no span of
         # its own to ground it: its sentence must share the question's words) and that the backend confirms
         for found, said in holding[:MAX_HOLDING]:
-            if yes:
-                said = "Yes"
             if _said(said, found, parts):
                 break
             if not answerable(found, best, settings, paraphrase=not yes):

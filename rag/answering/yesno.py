@@ -204,8 +204,8 @@ def _row_change(question: str, evidence: list[Evidence]) -> str | None:
             break  # the rows come first: past them, no row gives both years
         old, new = cells.get(str(earlier)), cells.get(str(later))
         if old and new and re.search(r"\d", old) and re.search(r"\d", new):
-            strip = lambda cell: cell.strip("$€£¥₩ ")  # noqa: E731
-            return (f'value_{later} = n({number}, "{strip(new)}")\nvalue_{earlier} = n({number}, "{strip(old)}")\n'
+            old, new = (cell.strip("$€£¥₩ ") for cell in (old, new))
+            return (f'value_{later} = n({number}, "{new}")\nvalue_{earlier} = n({number}, "{old}")\n'
                     f"answer = value_{later} - value_{earlier}")
     return None
 
