@@ -33,11 +33,41 @@ _STOPWORDS = frozenset(
 )
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans ``(start, end)`` of ``text``, stripped of surrounding whitespace."""
+# A line of running text broken by the page's width (a PDF's prose) goes on in the next line: it has at least
+# WRAP_WORDS words and either the next line starts in lower case and it ends on no stop, or it ends on a word, a
+# comma or a hyphen and is nearly as wide as the widest line (WRAP_WIDTH of it). A heading, a table row (ending on
+# a figure), a short line or a list item ends where it ends.
+WRAP_WORDS = 6
+WRAP_WIDTH = 0.6
+_MID_SENTENCE = re.compile(r"[A-Za-z,&(\-–—]$")
+_STOP = re.compile(r"[.!?:;]$")
+_NEXT_LINE = re.compile(r"[ \t]*[A-Za-z0-9$“\"(]")
+_LOWER = re.compile(r"[ \t]*[a-z]")
+_BULLET = re.compile(r"[ \t]*(?:[•●▪◦·*\-–—]|\(?\d{1,2}[.)]\s|\(?[a-z][.)]\s)")
+
+
+def _wrapped(text: str, match: re.Match, width: int) -> bool:
+    """The line break ``match`` only wraps running text (see ``WRAP_WORDS``); ``width``: the widest line's."""
+    if match.group() != "\n" or _BULLET.match(text, match.end()):
+        return False
+    line = text[text.rfind("\n", 0, match.start()) + 1: match.start()].strip()
+    if len(line.split()) < WRAP_WORDS:
+        return False
+    return (not _STOP.search(line) and bool(_LOWER.match(text, match.end()))
+            or len(line) >= WRAP_WIDTH * width and bool(_MID_SENTENCE.search(line))
+            and bool(_NEXT_LINE.match(text, match.end())))
+
+
+def split_sentences(text: str, lines: bool = False) -> list[tuple[int, int]]:
+    """Sentence spans ``(start, end)`` of ``text``, stripped of surrounding whitespace. A line break
+    ends a sentence unless it only wraps running text (``_wrapped``); with ``lines``, every one does
+    (a model's reply, a line per claim)."""
     spans, start = [], 0
+    width = max(map(len, map(str.strip, text.split("\n"))))
     for match in _SENTENCE_END.finditer(text):
         if "\n" not in match.group() and _ABBREVIATION.search(text, start, match.start()):
+            continue
+        if not lines and _wrapped(text, match, width):
             continue
         spans.append((start, match.start()))
         start = match.end()

@@ -82,7 +82,7 @@ def split_claims(reply: str, final: bool = False) -> tuple[list[tuple[str, list[
     rest = reply[start:]
     if final:  # sentences left without markers: cited below by the evidence they match best
         bare = MARKER.sub("", rest)  # a sentence cut off by the token limit is no claim
-        out += [(t, []) for a, b in split_sentences(bare)
+        out += [(t, []) for a, b in split_sentences(bare, lines=True)
                 if _FINISHED.search(bare[a:b]) and (t := _BULLET.sub("", bare[a:b]).strip().rstrip(".;:").strip())]
         rest = ""
     return out, rest
