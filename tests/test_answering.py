@@ -282,6 +282,22 @@ def test_a_yes_the_sentence_says_of_another_name_is_a_no():
     assert part is not None and part.short == "No" and part.sources == (0,)
 
 
+
+def test_a_heading_or_column_labels_show_no_yes():
+    from rag.answering.yesno import answer_yes_no, states
+    from rag.config import Settings
+
+    class Leans:  # a judge that leans yes on anything: the sentence itself must state something
+        def yes_probability(self, messages, settings):
+            return 0.95
+
+    assert not states("Name Votes For Votes Against Abstentions Broker Non-Votes")
+    assert not states("Consolidated Results of Operations")
+    assert states("Revenues $66,608 $62,286 $58,158") and states("The symposium was held in Seoul.")
+    header = _evidence("Name Votes For Votes Against Abstentions Broker Non-Votes")
+    question = "Were there any board nominees with more votes against than the other nominees?"
+    assert answer_yes_no(question, [header], Leans(), Settings()) is None
+
 def test_checked_parts_are_numbered_by_first_use():
     a, b = _evidence("The museum reopened in May."), _evidence("It added a library.")
     text, citations, claims = render([Part("It added a library", (1,)), Part("It reopened in May", (0, 1))], [a, b])

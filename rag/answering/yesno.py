@@ -26,9 +26,10 @@ CANDIDATES = 8  # the best evidence sentences considered
 def answer_yes_no(question: str, evidence: list[Evidence], backend, settings: Settings) -> Part | None:
     """"Yes — …" or "No — …" citing the sentence that shows it, or None (decline).
 
-    A sentence may say "yes" when it names everything the question names, "no" when it names the
-    question's subject but not what the question asserts of it and something else in its place; the
-    backend, asked the question of that sentence alone, must lean that way by ``check_at``."""
+    A sentence that states something (``states``) may say "yes" when it names everything the question
+    names, "no" when it names the question's subject but not what the question asserts of it and
+    something else in its place; the backend, asked the question of that sentence alone, must lean
+    that way by ``check_at``."""
     from ..generate.prompt import yes_no_messages
 
     judge = getattr(backend, "yes_probability", None)
@@ -39,7 +40,8 @@ def answer_yes_no(question: str, evidence: list[Evidence], backend, settings: Se
     best = max((e.sentence.score for e in evidence), default=0.0)
     for i in sorted(range(len(evidence)), key=lambda i: evidence[i].sentence.score, reverse=True)[:CANDIDATES]:
         e = evidence[i]
-        if e.sentence.score < best - settings.max_evidence_gap or e.sentence.coverage < settings.min_coverage:
+        if (e.sentence.score < best - settings.max_evidence_gap or e.sentence.coverage < settings.min_coverage
+                or not states(e.passage.text)):
             continue
         missing = unsupported_terms(question, [e], sentences_only=True) & named
         may = ("Yes" if not missing else "No" if not missing & subject and missing < named
@@ -65,6 +67,17 @@ def answer_yes_no(question: str, evidence: list[Evidence], backend, settings: Se
 
 
 _WORDS = re.compile(r"[\w'’&.-]+")
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]{2,}")
+
+
+def states(sentence: str) -> bool:
+    """Whether ``sentence`` states something: a content word in lower case, or figures (a table row). A
+    heading or a table's column labels ("Name Votes For Votes Against Abstentions", "Years ended 2022
+    2021") names things and shows neither a yes nor a no."""
+    from .tables import is_header
+
+    return (any(content_words(w) for w in _LOWER_WORD.findall(sentence))
+            or bool(re.search(r"\d", sentence)) and not is_header(sentence))
 
 
 def subject_of(question: str) -> str:
