@@ -282,7 +282,6 @@ def test_a_yes_the_sentence_says_of_another_name_is_a_no():
     assert part is not None and part.short == "No" and part.sources == (0,)
 
 
-
 def test_a_heading_or_column_labels_show_no_yes():
     from rag.answering.yesno import answer_yes_no, states
     from rag.config import Settings
@@ -297,6 +296,7 @@ def test_a_heading_or_column_labels_show_no_yes():
     header = _evidence("Name Votes For Votes Against Abstentions Broker Non-Votes")
     question = "Were there any board nominees with more votes against than the other nominees?"
     assert answer_yes_no(question, [header], Leans(), Settings()) is None
+
 
 def test_checked_parts_are_numbered_by_first_use():
     a, b = _evidence("The museum reopened in May."), _evidence("It added a library.")

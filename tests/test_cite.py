@@ -13,7 +13,6 @@ def test_split_sentences_spans():
     assert [text[s:e] for s, e in split_sentences(text)] == ["First one.", "Second (Wed.) here!", "Third?", "Fourth line"]
 
 
-
 PDF_PAGE = """As a result of the completion of the exchange offer, Johnson & Johnson will now present its
 Consumer Health business financial results as discontinued operations, including a gain of approximately $20 billion in the third quarter of
 2023.
@@ -47,6 +46,7 @@ def test_a_line_wrapped_by_the_page_width_does_not_end_a_sentence():
 def test_a_reply_keeps_a_sentence_per_line():
     reply = "Korea signed an arrangement on Earth observation with Canada\nKorea signed a partnership with the UK"
     assert len(split_sentences(reply, lines=True)) == 2
+
 
 def test_content_words_are_stemmed_without_stopwords():
     assert content_words("Who signed the agreements?") == {"sign", "agreement"}

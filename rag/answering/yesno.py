@@ -76,7 +76,7 @@ def states(sentence: str) -> bool:
     2021") names things and shows neither a yes nor a no."""
     from .tables import is_header
 
-    return (any(content_words(w) for w in _LOWER_WORD.findall(sentence))
+    return (bool(content_words(" ".join(_LOWER_WORD.findall(sentence))))
             or bool(re.search(r"\d", sentence)) and not is_header(sentence))
 
 
