@@ -83,6 +83,7 @@ class Settings:
     claim_copied: float = 0.85  # a sentence whose words come, in order, this much from what it cites needs no model check
     claim_meaning: float = 0.25  # cosine an answer sentence must reach with a sentence it cites
     factoid_claims: int = 1  # 1: a fact the short-answer path declined is asked again as sentences over claim evidence, each checked
+    factoid_claims_check_at: float = 0.6  # ... and each must reach this P(yes), not just check_at: a second reading overrules the first's decline (tuned: seeds, SQuAD tune)
     max_question_chars: int = 2000  # longer questions are refused with a message (rag.config.check_question)
     # serving: where `rag serve` listens, and where `rag ask` looks for a running one
     host: str = "127.0.0.1"

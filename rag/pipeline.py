@@ -105,7 +105,7 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
 def _fact(shape: str, query: str, question: str, passages: list[Passage], idx, settings: Settings, backend):
     """``(parts, evidence, composed)`` for a one-fact question: a yes/no, a calculation or a span
     (``composed``, as ``span.compose`` makes it); when the span path declines and
-    ``settings.factoid_claims``, a sentence answer over the wider claim evidence."""
+    ``settings.factoid_claims``, a sentence answer over the wider claim evidence (``second_reading``)."""
     top = passages[: settings.k]
     if shape == "yesno":
         from .answering.yesno import answer_yes_no, asks_change, by_change, without_premise
@@ -130,7 +130,16 @@ def _fact(shape: str, query: str, question: str, passages: list[Passage], idx, s
     composed = span.render(found)
     if composed is not None or not settings.factoid_claims:
         return [], evidence, composed
-    return _sentences("factoid", query, question, passages, idx, settings, backend) + (None,)
+    return _sentences("factoid", query, question, passages, idx, second_reading(settings), backend) + (None,)
+
+
+def second_reading(settings: Settings) -> Settings:
+    """The settings a declined fact is asked again with: its sentences' check must be surer than the
+    first reading's (``factoid_claims_check_at``), since they overrule that reading's decline; no
+    check stays no check."""
+    if settings.check_at <= 0:
+        return settings
+    return settings.replace(check_at=max(settings.check_at, settings.factoid_claims_check_at))
 
 
 def _several(asks: list[str], idx, settings: Settings, backend) -> tuple[span.Composed, list[Passage]] | None:

@@ -326,3 +326,11 @@ def test_the_same_sentence_found_for_two_asks_is_one_line_and_one_citation():
     ("What did Daejeon discuss with Quebec?", False), ("What is the capital of Australia?", False)])
 def test_only_questions_that_lean_on_the_chat_are_condensed(question, follow_up):
     assert is_follow_up(question) is follow_up
+
+
+def test_a_declined_fact_asked_again_must_be_surer_of_its_sentences():
+    from rag.pipeline import second_reading
+
+    assert second_reading(Settings()).check_at == Settings().factoid_claims_check_at > Settings().check_at
+    assert second_reading(Settings(check_at=0.7)).check_at == 0.7  # never less sure than the first reading
+    assert second_reading(Settings(check_at=0)).check_at == 0  # the check switched off stays off
