@@ -71,6 +71,7 @@ class Settings:
     evidence_words: int = 1  # 1: the local model's short answer may use only the evidence's own words (a llama.cpp grammar); 0: free
     decline_at: float = 0.8  # decline when the local model prefers "none" to its best answer this much (tuned: SQuAD tune, seeds)
     check_at: float = 0.45  # ... or when, asked whether the cited sentence states its answer, it says yes less likely than this (0: no check; tuned)
+    unnamed_check_at: float = 0.5  # ... this, when the sentence window lacks some of the question's names and numbers (tuned: SQuAD tune, seeds)
     min_relevance: float = 0.22  # best dense cosine below which the documents are off-topic
     min_coverage: float = 0.1  # rarity-weighted share of the question's words the answering sentence window must hold
     min_meaning: float = 0.55  # ... unless the sentence's meaning is this close to the question's (cosine; a paraphrase)

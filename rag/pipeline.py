@@ -59,7 +59,8 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
         queries += [q for q in [without_premise(query)] if q not in queries]
     passages, relevance = _search_all(queries, idx, settings.replace(k=width))
     timings = {"retrieve": time.perf_counter() - started}
-    on_topic = relevance >= settings.min_relevance or shape == "summary" and _names_documents(query, idx, settings)
+    on_topic = (relevance >= settings.min_relevance or _names_held(query, passages)
+                or shape == "summary" and _names_documents(query, idx, settings))
     out: Renderer | None = None
     composed, shorts = None, []
     consulted = passages[: settings.k]
@@ -241,6 +242,16 @@ def _summary_evidence(query: str, passages: list[Passage], idx, settings: Settin
     if _COLLECTION.search(query):
         return summary.collection_cards(idx, settings, n=1, budget=budget), True
     return summary.topic_sentences(query, passages, idx, settings), False
+
+
+def _names_held(query: str, passages: list[Passage]) -> bool:
+    """The best passage holds every name of the question, and it has several ("Michael C. Morgan"): a
+    question about what the documents name is on topic however far its meaning seems (the embedder
+    weighs a person's name little); one common name ("Canada") is not enough."""
+    from .evidence import specific_terms, terms_of
+
+    names = specific_terms(query)
+    return len(names) >= 2 and bool(passages) and names <= terms_of(passages[0].text)
 
 
 def _names_documents(query: str, idx, settings: Settings) -> bool:

@@ -334,3 +334,23 @@ def test_a_declined_fact_asked_again_must_be_surer_of_its_sentences():
     assert second_reading(Settings()).check_at == Settings().factoid_claims_check_at > Settings().check_at
     assert second_reading(Settings(check_at=0.7)).check_at == 0.7  # never less sure than the first reading
     assert second_reading(Settings(check_at=0)).check_at == 0  # the check switched off stays off
+
+
+def test_a_question_naming_what_the_best_passage_names_is_on_topic_however_far_its_meaning():
+    from rag.pipeline import _names_held
+
+    best = [Passage("d", "d", "", "The Symposium was attended by Michael C. Morgan, the Assistant Secretary of "
+                    "Commerce for Environmental Observation and Prediction, and officials of Canada.", 0, 140, 1.0, "d#0")]
+    assert _names_held("What position did Michael C. Morgan hold when he joined the event?", best)
+    assert not _names_held("Who is currently the prime minister of Canada?", best)  # one common name is not enough
+    assert not _names_held("Which post did Michael Jordan hold?", best)  # every name must be there
+    assert not _names_held("What position did Michael C. Morgan hold?", [])
+
+
+def test_a_sentence_without_the_questions_names_must_be_surer_of_its_answer():
+    from rag.answering.span import check_at
+
+    named, unnamed = _evidence()[0], _evidence()[0]
+    unnamed = replace(unnamed, sentence=replace(unnamed.sentence, specific=0.5))
+    assert check_at(named, Settings()) == Settings().check_at < check_at(unnamed, Settings()) == Settings().unnamed_check_at
+    assert check_at(unnamed, Settings(check_at=0.7)) == 0.7  # never less sure than the check of any sentence

@@ -219,7 +219,16 @@ def _confirmer(question: str, backend, settings: Settings) -> Callable[[str, Evi
     def confirm(short: str, e: Evidence) -> bool:
         p = check(question, e.passage.text, short or e.passage.text, settings)
         log.debug("probability that [%s] states %r: %s", e.passage.chunk_id, short, p)
-        return p is None or p >= settings.check_at
+        return p is None or p >= check_at(e, settings)
 
     return confirm
+
+
+def check_at(e: Evidence, settings: Settings) -> float:
+    """The P(yes) an answer's sentence ``e`` must reach: ``check_at``, or the surer ``unnamed_check_at``
+    when its window lacks some of the question's names and numbers (SQuAD's unanswerable questions
+    often ask of another person, place or year than the sentence's)."""
+    if e.sentence.specific < 1.0:
+        return max(settings.check_at, settings.unnamed_check_at)
+    return settings.check_at
 
