@@ -59,8 +59,7 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
         queries += [q for q in [without_premise(query)] if q not in queries]
     passages, relevance = _search_all(queries, idx, settings.replace(k=width))
     timings = {"retrieve": time.perf_counter() - started}
-    on_topic = (relevance >= settings.min_relevance or _names_held(query, passages)
-                or shape == "summary" and _names_documents(query, idx, settings))
+    on_topic = is_on_topic(query, passages, relevance, settings) or shape == "summary" and _names_documents(query, idx, settings)
     out: Renderer | None = None
     composed, shorts = None, []
     consulted = passages[: settings.k]
@@ -242,6 +241,12 @@ def _summary_evidence(query: str, passages: list[Passage], idx, settings: Settin
     if _COLLECTION.search(query):
         return summary.collection_cards(idx, settings, n=1, budget=budget), True
     return summary.topic_sentences(query, passages, idx, settings), False
+
+
+def is_on_topic(query: str, passages: list[Passage], relevance: float, settings: Settings) -> bool:
+    """The documents may answer ``query``: its best passage's cosine (``relevance``) reaches
+    ``min_relevance``, or that passage holds all of its names (``_names_held``)."""
+    return relevance >= settings.min_relevance or _names_held(query, passages)
 
 
 def _names_held(query: str, passages: list[Passage]) -> bool:

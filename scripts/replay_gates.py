@@ -59,7 +59,7 @@ def capture(args, settings: Settings | None = None) -> int:
     for q in tqdm(questions, desc="capture", unit="q"):
         text = q.question if isinstance(q, QA) else q["question"]
         passages, relevance = pipeline._search_all([text], index, settings)
-        evidence = select_evidence(text, passages, index, settings) if relevance >= settings.min_relevance else []
+        evidence = select_evidence(text, passages, index, settings) if pipeline.is_on_topic(text, passages, relevance, settings) else []
         reply, p_none = [], None
         for piece in (backend.stream_answer(text, [e.passage for e in evidence], settings) if evidence else ()):
             if isinstance(piece, Declining):
