@@ -350,7 +350,7 @@ def test_a_question_naming_what_the_best_passage_names_is_on_topic_however_far_i
 def test_a_sentence_without_the_questions_names_must_be_surer_of_its_answer():
     from rag.answering.span import check_at
 
-    named, unnamed = _evidence()[0], _evidence()[0]
-    unnamed = replace(unnamed, sentence=replace(unnamed.sentence, specific=0.5))
+    named = _evidence()[0]
+    unnamed = replace(named, sentence=replace(named.sentence, specific=0.5))
     assert check_at(named, Settings()) == Settings().check_at < check_at(unnamed, Settings()) == Settings().unnamed_check_at
     assert check_at(unnamed, Settings(check_at=0.7)) == 0.7  # never less sure than the check of any sentence
