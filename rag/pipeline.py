@@ -216,11 +216,10 @@ def _sentences(shape: str, query: str, question: str, passages: list[Passage], i
                 question, part.text, [evidence[s] for s in part.sources], backend, settings).ok), evidence
     elif len(sides) >= 2:
         evidence = _comparison_evidence(sides, idx, wide)
-    elif _COLLECTION.search(query):  # "… named in these documents": the best and most diverse sentences of many passages
-        from .answering.summary import topic_sentences
+    elif _COLLECTION.search(query):  # "… named in these documents": each document's best and most diverse sentences
+        from .answering.summary import across_documents
 
-        found, _ = search(query, idx, settings.replace(k=2 * settings.claim_k))
-        evidence = topic_sentences(query, found, idx, wide, n=2 * settings.claim_k)
+        evidence = across_documents(query, idx, wide, n=2 * settings.claim_k)
     else:
         evidence = select_evidence(query, passages[: settings.claim_k], idx, wide, antecedents=True,
                                    consequents=shape == "explanation")

@@ -393,7 +393,6 @@ def test_collection_and_document_summaries_cite_their_documents(ask, question, d
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="issue 24 open: a list over the whole collection is declined", strict=False)
 def test_korean_officials_across_the_documents_are_listed(ask):
     a = ask("Which Korean officials are named in these documents?")
     names = [n for n in ("Oh Tae-seok", "Lee Jong Ho", "Lee Jang-woo", "Yoon") if n in a.text]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rag.answering import summary
-from rag.answering.summary import (central_sentences, collection_cards, find_documents, topic_of,
+from rag.answering.summary import (across_documents, central_sentences, collection_cards, find_documents, topic_of,
                                    topic_sentences)
 from rag.generate.prompt import count_tokens
 from rag.search import search
@@ -162,6 +162,19 @@ def test_topic_sentences_cover_more_than_one_fact(seeds_settings):
     scored = sorted(_scored(question, passages, index, seeds_settings), key=lambda x: -x[0])[:6]
     assert max(e.sentence.score for e in evidence) == pytest.approx(scored[0][0])
     assert alike([e.passage.text for e in evidence]) < alike([t for _, t in scored])
+
+
+def test_a_question_over_the_collection_hears_from_every_document(seeds_settings):
+    # "these documents": a search ranks the two releases that name most officials first and leaves
+    # the Daejeon article (its mayor) out; each document gives its own share instead
+    index = open_store(seeds_settings)
+    question = "Which Korean officials are named in these documents?"
+    evidence = across_documents(question, index, seeds_settings, n=8)
+    assert_exact(evidence, index)
+    assert [e.passage.doc_id for e in evidence].count(doc_of(index, "002")) == 2
+    assert {e.passage.doc_id for e in evidence} == set(index.documents) and len(evidence) == 8
+    said = " ".join(e.passage.text for e in evidence)
+    assert "Lee Jang-woo" in said and "Oh Tae-seok" in said, said
 
 
 def _scored(question, passages, index, settings):

@@ -299,6 +299,19 @@ def topic_sentences(question: str, passages: list[Passage], index, settings: Set
     return [Evidence(as_passage(passages[s.passage], s.start, s.end, s.score), passages[s.passage], s) for s in chosen]
 
 
+def across_documents(question: str, index, settings: Settings, n: int = 10) -> list[Evidence]:
+    """``topic_sentences`` of each document (of the whole collection when it has at most ``n``, else of
+    the ``n`` that ``search_documents`` ranks best), an equal share of ``n`` each, read from the
+    passages ``central_sentences`` reads: a question over the collection ("Which officials are named
+    in these documents?") hears from every document, not only from the one that says most."""
+    from ..search import search_documents
+
+    docs = list(index.documents) if len(index.documents) <= n else [d for d, _ in search_documents(question, index, settings, n)]
+    share = max(1, n // max(len(docs), 1))
+    return [e for d in docs for e in topic_sentences(question, list(_read(d, index, settings).parents), index, settings,
+                                                      n=share)]
+
+
 # --- the documents a question names -----------------------------------------------------------
 # Words that say a document is meant, not which one; and what a summary question asks of it.
 _DOCUMENT_NOUNS = frozenset(
