@@ -17,7 +17,7 @@ _ABBREVIATION = re.compile(
     r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|No|Vol|Fig|Inc|Ltd|Co|Corp|vs|etc|e\.g|i\.e|U\.S|U\.K|approx"
     r"|Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec))\.$"
 )
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*|\d+(?:[.,]\d+)*")  # hyphens split words, as in the BM25 vocabulary
 ABSTAIN_PATTERNS = re.compile(
     r"(documents? (do|does) not (say|contain|mention|provide)|not (mentioned|stated|specified|provided|found) in the (sources|documents|text)"
     r"|(sources|documents) (do not|don't) (contain|mention|say|provide|specify)|i (do not|don't) know|no information|cannot (be )?(answer|determine)"

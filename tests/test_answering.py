@@ -400,12 +400,16 @@ def test_korean_officials_across_the_documents_are_listed(ask):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="issue 24 open: the evidence scores read 'Korea-Canada' as one rare word, so the sentence "
-                          "that says where the MOU was signed covers 0.07 of the question (< min_coverage) and is "
-                          "never weighed; the model's P(yes) for it is 0.49, a 'No'", strict=False)
 def test_a_premise_the_documents_contradict_is_answered_no_with_the_sentence(ask):
     a = ask("Did the Korea-Canada MOU signing take place in Seoul?")
     assert a.text.startswith("No") and CANADA in _cited(a) and "Colorado Springs" in a.citations[0].quote
+
+
+@pytest.mark.slow
+def test_the_uk_mou_was_not_signed_in_colorado_springs_and_the_sentence_says_when_it_was(ask):
+    a = ask("Was the Korea–UK MoU signed in Colorado Springs?")
+    assert a.text.startswith("No") and _cited(a) == {UK}
+    assert "November 22nd" in a.citations[0].quote and "state visit" in a.citations[0].quote
 
 
 @pytest.mark.slow

@@ -24,6 +24,14 @@ def test_ordinals_match_their_number():
     assert "41" in terms_of("the 41st Space Symposium") and "41" in terms_of("Symposium no. 41")
 
 
+def test_a_hyphenated_name_is_its_words_as_in_the_bm25_vocabulary():
+    # "Korea-Canada" is two names: as one word it would weigh as a term no chunk holds, and no
+    # sentence about the Korea-Canada MOU could cover the question
+    assert {"korea", "canada"} <= terms_of("the Korea-Canada MOU") and {"korea", "canada"} <= specific_terms("Was the Korea-Canada MOU signed?")
+    q = "Did the Korea-Canada MOU signing take place in Seoul?"
+    assert score_sentences(q, [CANADA], Weights())[0].coverage > 0.5
+
+
 def test_sentence_window_coverage_and_specific_terms():
     q = "Who signed the space memorandum with the Canadian Space Agency?"
     scored = score_sentences(q, [UK, CANADA], Weights())

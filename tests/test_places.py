@@ -52,3 +52,16 @@ def test_us_names_the_united_states_in_a_claim_but_expands_no_search():
     assert "US" not in others("let us go")
     assert expand("what did the US sign") == "what did the US sign"
     assert "US" not in expand("American agencies").split()
+
+
+def test_short_forms_name_the_country_but_expand_no_search():
+    from rag.evidence import score_sentences, Weights
+    from rag.places import expand, others
+    from rag.types import Passage
+
+    assert "ROK" in others("the Korea–US symposium")["Korea"] and "Britain" in others("the UK minister")["UK"]
+    assert expand("When did the Korea–US symposium take place?") == "When did the Korea–US symposium take place?"
+    # a release that writes "ROK-US" names the Korea of the question
+    release = Passage("r.txt", "r.txt", "", "MSIT co-hosted the ROK-US Space Industry Symposium on November 8th.",
+                      0, 70, 0.5, "r.txt#0")
+    assert score_sentences("When was the Korea–US symposium held?", [release], Weights())[0].specific == 1.0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 import re
 
-from ..cite import MARKER, content_words
+from ..cite import MARKER
 from ..config import Settings
 from ..evidence import aliases, specific_terms, terms_of
 from .base import Evidence
@@ -40,17 +40,11 @@ def unsupported_terms(text: str, cited: Sequence[Evidence], sentences_only: bool
     seen: set[str] = set()
     for e in cited:
         seen |= terms_of(e.passage.text if sentences_only else e.parent.text) | terms_of(e.parent.title)
-    seen |= {part for t in seen if "-" in t for part in content_words(t.replace("-", " "))}  # "Korea-United" says "Korea"
-    # the first word of a sentence is a name only if it is one elsewhere too; "Korea-Canada" is two names
+    # the first word of a sentence is a name only if it is one elsewhere too ("Korea-Canada" is two: words split at hyphens)
     text = MARKER.sub("", text)
     words = specific_terms(f"And {text}")
-    parts = {t: content_words(t.replace("-", " ")) or {t} if "-" in t else {t} for t in words}
-    others = aliases(set().union(*parts.values()), text.replace("-", " ")) if parts else {}
-
-    def said(part: str) -> bool:
-        return part in seen or any(a <= seen for a in others.get(part, ()))
-
-    return {t for t in words if t not in seen and not all(map(said, parts[t]))}
+    others = aliases(words, text)
+    return {t for t in words if t not in seen and not any(a <= seen for a in others.get(t, ()))}
 
 
 _WORDS = re.compile(r"[\w'’]+")

@@ -105,9 +105,12 @@ def without_premise(question: str) -> str:
 def _same_event(e: Evidence, question: str, missing: set[str]) -> bool:
     """The sentence tells of what the question asks about, not only of its subject: it holds at least
     half of the question's other words ("the MoU … signed" for "Was the MoU signed in Colorado Springs?",
-    which a link to the MoU's text does not)."""
+    which a link to the MoU's text does not: the words of a web address state nothing)."""
     asked = terms_of(question) - missing
-    return 2 * len(asked & terms_of(e.passage.text)) >= len(asked)
+    return 2 * len(asked & terms_of(_WEB_ADDRESS.sub(" ", e.passage.text))) >= len(asked)
+
+
+_WEB_ADDRESS = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
 def _states_another(e: Evidence, question: str, missing: set[str]) -> bool:
