@@ -59,6 +59,12 @@ def others(text: str) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def countries(text: str) -> set[tuple[str, ...]]:
+    """The countries ``text`` names, each as the tuple of all its forms ("Korean" and "ROK" are one)."""
+    pattern, lookup = _countries()
+    return {lookup[_key(m.group())] for m in pattern.finditer(text) if _key(m.group()) in lookup}
+
+
 def expand(query: str) -> str:
     """``query`` followed by the other names of every country it names (unchanged when it names none)."""
     present = query.lower()

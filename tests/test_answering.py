@@ -108,6 +108,13 @@ def test_a_reply_is_split_into_sentences_with_their_markers_as_it_streams():
     assert done[-1] == ("Visitors come by tram", [3])
 
 
+def test_a_list_on_one_line_is_split_into_its_items_each_checked_alone():
+    done, _ = split_claims("Minister Lee Jong Ho [4], Mayor Lee Jang-woo [6], MSIT Vice Minister [8]", final=True)
+    assert done == [("Minister Lee Jong Ho", [4]), ("Mayor Lee Jang-woo", [6]), ("MSIT Vice Minister", [8])]
+    done, _ = split_claims("The MOU covers Earth observation [1], which KASA leads [2].", final=True)
+    assert len(done) == 1 and done[0][1] == [1, 2]  # a clause that goes on is no new item
+
+
 def _evidence(text: str, title: str = "", parent: str | None = None) -> Evidence:
     whole = parent or text
     p = Passage("d/a.txt", "a.txt", title, whole, 0, len(whole), 1.0, "d/a.txt#0")
@@ -397,6 +404,7 @@ def test_korean_officials_across_the_documents_are_listed(ask):
     a = ask("Which Korean officials are named in these documents?")
     names = [n for n in ("Oh Tae-seok", "Lee Jong Ho", "Lee Jang-woo", "Yoon") if n in a.text]
     assert not a.abstained and len(names) >= 2, a.text
+    assert "Lisa Campbell" not in a.text and "Institute" not in a.text, a.text  # a Canadian; a body, not an official
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from ..generate.base import Declining
 from ..generate.prompt import NONE, _escape, count_tokens, format_sources
 from .base import Evidence, Part, antecedent, as_claim, consequent
 from .check import check_claim, supported, unsupported_terms
+from .kinds import asks_people, from_place_asked, of_kind, people_in
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ EXAMPLE = [
      "Ana Ruiz [1].\nThe renovation added a library and a rooftop cafe [2]."},
 ]
 
-# A sentence of the reply ends with its markers (and perhaps a period), then a line break or the next sentence.
-_END = re.compile(r"((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)\s*[.;]?(?=\s*(?:\n|$|[A-Z0-9\"“(*-]))")
+# A sentence of the reply ends with its markers (and perhaps a period, or the comma between a list's items), then a
+# line break or the next sentence.
+_END = re.compile(r"((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)\s*[.;,]?(?=\s*(?:\n|$|[A-Z0-9\"“(*-]))")
 _FINISHED = re.compile(r"[.!?][\"”’')]*\s*$")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 
@@ -125,6 +127,9 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
             if shape == "factoid" and not _of_the_kind_asked(asked or question, text):
                 log.debug("claim %r: no number for a question that asks how many", text)
                 continue
+            if shape == "list" and not _fits(asked or question, text, part.sources, evidence):
+                log.debug("claim %r: not of the kind or place the question asks for", text)
+                continue
             if shape != "factoid":
                 for j in dict.fromkeys(antecedent(s, evidence) for s in part.sources):
                     if j is not None and j not in shown and j not in part.sources:
@@ -161,11 +166,41 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
         said = True  # one sentence that names every side and holds the question: it leads the answer
         shown.add(lead)
         yield Part(as_claim(evidence[lead].passage.text), (lead,))
+    written: list[str] = []
     for part in replied():
         said = True
+        written.append(part.text)
         yield part
+    if shape == "list" and asks_people(asked or question):
+        for part in _people_named(asked or question, evidence, written, backend, settings):
+            said = True
+            yield part
     if not said and asked_about:
         yield from _answering_sentence(asked or question, evidence, asked_about, backend, settings)
+
+
+def _fits(question: str, item: str, sources: tuple[int, ...], evidence: list[Evidence]) -> bool:
+    """A list item is of the kind the question asks for (``kinds.of_kind``), and when it asks about
+    one country ("Which Korean officials"), a passage it cites names that country."""
+    return of_kind(question, item) and any(
+        from_place_asked(question, f"{evidence[s].parent.title} {evidence[s].parent.text}") for s in sources)
+
+
+def _people_named(question: str, evidence: list[Evidence], written: list[str], backend,
+                  settings: Settings) -> Iterator[Part]:
+    """For a question that asks for people: each person the evidence names by role ("Daejeon Mayor
+    Lee Jang-woo") that the answer has not named, of the country asked for (named by the person's
+    passage too), quoted from its sentence and checked like any claim — a small model lists the
+    first one or two and stops."""
+    named = " ".join(written)
+    for j, e in enumerate(evidence):
+        for person in people_in(e.passage.text):
+            name = " ".join(person.split()[-2:])
+            if name in named or not _fits(question, person, (j,), evidence):
+                continue
+            named += " " + person
+            if check_claim(question, person, [e], backend, settings).ok:
+                yield Part(person, (j,))
 
 
 _ASKS_COUNT = re.compile(r"\bhow (?:many|long|old|far|often)\b|\bwhat number\b", re.IGNORECASE)

@@ -38,6 +38,7 @@ from ..evidence import Sentence, as_passage, score_sentences, sentence_texts, te
 from ..generate.prompt import count_tokens
 from ..types import Passage
 from .base import Evidence, Part, as_claim
+from .kinds import asks_people, names_person
 
 MIN_WORDS = 6  # shorter sentences are headings, labels or menu items, not statements
 MAX_CHUNKS = 24  # a longer document is read through this many of its most central chunks
@@ -47,7 +48,7 @@ LEAD_DECAY = 5.0  # ... which halves every 3.5 sentences (exp(-position / LEAD_D
 CACHE_SIZE = 256  # documents whose sentences and vectors are kept
 LEAD_SENTENCES = 5  # "the first lines" (statements) a question may name a document by
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_URL = re.compile(r"https?://|www\.", re.IGNORECASE)
+_URL = re.compile(r"https?://|www\.|[\w.+-]+@[\w-]+\.\w", re.IGNORECASE)  # a web or e-mail address
 
 
 # --- a document's sentences ----------------------------------------------------------------
@@ -137,7 +138,7 @@ def _build(doc_id: str, title: str, index, settings: Settings) -> _Read:
 
 def _statement(text: str) -> bool:
     """A sentence that states something: ``MIN_WORDS`` words or more, not menu or page chrome,
-    no web address (a "full text at https://…" line)."""
+    no web or e-mail address (a "full text at https://…" line, a contact line)."""
     return len(_WORD.findall(text)) >= MIN_WORDS and not chrome_line(text) and _URL.search(text) is None
 
 
@@ -266,6 +267,9 @@ def topic_of(question: str) -> str:
     return _IN_SHORT.sub("", _REQUEST.sub("", question, count=1)).strip() or question
 
 
+PERSON_BONUS = 0.3  # added to the score of a sentence that names a person when the question asks for people
+
+
 def topic_sentences(question: str, passages: list[Passage], index, settings: Settings,
                     n: int = 6) -> list[Evidence]:
     """The sentences of ``passages`` most relevant to ``question`` (``score_sentences``: its words,
@@ -294,7 +298,9 @@ def topic_sentences(question: str, passages: list[Passage], index, settings: Set
     if not pool:
         return []
     sentence_vectors = vectors[1:][[row[(s.passage, s.start)] for s in pool]]
-    picks = _mmr(np.array([s.score for s in pool], dtype=np.float32), sentence_vectors, n)
+    people = asks_people(question)  # "Which officials …": a sentence naming one by role comes first
+    relevance = [s.score + PERSON_BONUS * (people and names_person(passages[s.passage].text[s.start:s.end])) for s in pool]
+    picks = _mmr(np.array(relevance, dtype=np.float32), sentence_vectors, n)
     chosen = sorted((pool[i] for i in picks), key=lambda s: (s.passage, s.start))
     return [Evidence(as_passage(passages[s.passage], s.start, s.end, s.score), passages[s.passage], s) for s in chosen]
 
