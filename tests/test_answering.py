@@ -405,6 +405,7 @@ def test_korean_officials_across_the_documents_are_listed(ask):
     names = [n for n in ("Oh Tae-seok", "Lee Jong Ho", "Lee Jang-woo", "Yoon") if n in a.text]
     assert not a.abstained and len(names) >= 2, a.text
     assert "Lisa Campbell" not in a.text and "Institute" not in a.text, a.text  # a Canadian; a body, not an official
+    assert all(a.text.count(n) <= 1 for n in names), a.text  # each named once ("Minister Lee Jong Ho" is given already)
 
 
 @pytest.mark.slow

@@ -112,6 +112,7 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
         return held >= ANSWERING_COVERAGE and 2 * max(asked_about[s] for s in part.sources) < held
 
     shown: set[int] = set()  # the evidence sentences cited so far
+    items: list[set[str]] = []  # the words of each list item given so far
 
     def checked(done: list[tuple[str, list[int]]]) -> Iterator[Part]:
         """The sentences of ``done`` not seen before that pass their check, each after the sentence
@@ -130,6 +131,10 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
             if shape == "list" and not _fits(asked or question, text, part.sources, evidence):
                 log.debug("claim %r: not of the kind or place the question asks for", text)
                 continue
+            if shape == "list" and any(terms_of(text) <= given for given in items):
+                log.debug("claim %r: an item given already", text)  # "Minister Lee Jong Ho" after "Minister of … Lee Jong Ho"
+                continue
+            items.append(terms_of(text))
             if shape != "factoid":
                 for j in dict.fromkeys(antecedent(s, evidence) for s in part.sources):
                     if j is not None and j not in shown and j not in part.sources:
