@@ -16,7 +16,8 @@ _PEOPLE = ("officials?|people|persons?|leaders?|ministers?|representatives?|exec
 # The words a list question's asked phrase spans: "Which [Korean officials] are …", "Name the [US agencies] that …".
 _ASKED = re.compile(r"^\s*(?:which|what|list|name|who\s+(?:are|were)|give)\b(?:\s+(?:all|the|of|me))*((?:\s+[\w’'-]+){1,4})",
                     re.IGNORECASE)
-_ASKS_PEOPLE = re.compile(rf"^\s*who\b|\b(?:{_PEOPLE})\b", re.IGNORECASE)
+_ASKS_PEOPLE = re.compile(rf"\b(?:{_PEOPLE})\b", re.IGNORECASE)
+_WHO = re.compile(r"\s*who\b", re.IGNORECASE)
 _ASKS_PLACES = re.compile(r"\b(?:countr(?:y|ies)|nations?|states|places|cities|regions)\b", re.IGNORECASE)
 # A role before a name ("Minister Lee Jong Ho", "Secretary of State Michelle Donelan", "Mayor Lee Jang-woo").
 _TITLE = (r"(?:Vice |Prime |Deputy |Chief |Vice-)?(?:Minister|Mayor|Administrator|President|Secretary|Director|Chair(?:man|woman)?"
@@ -42,8 +43,7 @@ def asked_phrase(question: str) -> str:
 
 def asks_people(question: str) -> bool:
     """The question asks for people: "Who …", "Which officials …"."""
-    return bool(_ASKS_PEOPLE.search(question) if question.lstrip().lower().startswith("who")
-                else _ASKS_PEOPLE.search(asked_phrase(question)))
+    return bool(_WHO.match(question) or _ASKS_PEOPLE.search(asked_phrase(question)))
 
 
 def names_person(text: str) -> bool:
@@ -89,5 +89,4 @@ def of_kind(question: str, item: str) -> bool:
     other country than the one the asked phrase names ("Which Korean officials": not the Canadian)."""
     if asks_people(question) and is_body(item):
         return False
-    wanted, named = place_asked(question), countries(item)
-    return not wanted or not named or bool(named & wanted)
+    return not countries(item) or from_place_asked(question, item)
