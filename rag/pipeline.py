@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .answering import span
 from .answering.base import Evidence, Part, Renderer, select_evidence
-from .answering.route import History, asks_several, asks_whether, condense, shape_of
+from .answering.route import History, asks_several, asks_whether, condense, context_of, shape_of
 from .config import Settings, check_question
 from .generate.registry import get_backend
 from .generate.prompt import ABSTAIN, count_tokens
@@ -70,7 +70,7 @@ def stream_answer(question: str, index: Index | Path | str | None = None, k: int
             parts, evidence, composed = _fact("yesno" if asks_whether(query) else "factoid", query, question, passages,
                                               idx, settings, backend)
         elif shape in ("factoid", "list") and (asks := asks_several(query)) and (
-                several := _several(asks, idx, settings, backend)) is not None:
+                several := _several(asks, idx, settings, backend, context_of(query))) is not None:
             parts, (composed, consulted) = [], several
         elif shape in ("factoid", "arithmetic", "yesno"):
             parts, evidence, composed = _fact(shape, query, question, passages, idx, settings, backend)
@@ -142,15 +142,17 @@ def second_reading(settings: Settings) -> Settings:
     return settings.replace(check_at=max(settings.check_at, settings.factoid_claims_check_at))
 
 
-def _several(asks: list[str], idx, settings: Settings, backend) -> tuple[span.Composed, list[Passage]] | None:
+def _several(asks: list[str], idx, settings: Settings, backend, context: str = "") -> tuple[span.Composed, list[Passage]] | None:
     """A question that asks several things at once ("who led the agency, and which province did they
-    meet?"): each ask searched and answered on its own by the span path, the answers joined, each
+    meet?"): each ask searched with the ``context`` the question gives before them and answered on
+    its own by the span path (read with the context too, checked as asked), the answers joined, each
     line citing its sentence; with the passages consulted. None when no ask is answered."""
     found, consulted = [], {}
     for ask in asks:
-        passages, relevance = search(ask, idx, settings)
+        read = f"{context} — {ask}" if context else ask
+        passages, relevance = search(read, idx, settings)
         if relevance >= settings.min_relevance:
-            evidence, held = _span(ask, passages[: settings.k], idx, settings, backend)
+            evidence, held = _span(read, passages[: settings.k], idx, settings, backend, checked=ask)
             found += held
             if evidence:
                 consulted.update({p.chunk_id: p for p in passages[: settings.k]})
@@ -158,15 +160,16 @@ def _several(asks: list[str], idx, settings: Settings, backend) -> tuple[span.Co
     return (composed, list(consulted.values())) if composed is not None else None
 
 
-def _span(query: str, top: list[Passage], idx, settings: Settings, backend) -> tuple[list[Evidence], list]:
+def _span(query: str, top: list[Passage], idx, settings: Settings, backend,
+          checked: str | None = None) -> tuple[list[Evidence], list]:
     """The span path: the best sentences of ``top`` for ``query``, and the ``(short answer, sentence)``
-    parts of the backend's reply to them that hold (``span.found``)."""
+    parts of the backend's reply to them that hold (``span.found``) for ``checked`` (default: ``query``)."""
     evidence = select_evidence(query, top, idx, settings)
     if not evidence:
         return evidence, []
     reply, p_none = span.ask(backend, query, evidence, settings)
     log.debug("raw answer %r", reply)
-    return evidence, span.found(query, reply, p_none, evidence, settings, backend)
+    return evidence, span.found(checked or query, reply, p_none, evidence, settings, backend)
 
 
 def _figure_evidence(query: str, passages: list[Passage], idx, settings: Settings) -> list[Evidence]:

@@ -65,6 +65,20 @@ def countries(text: str) -> set[tuple[str, ...]]:
     return {lookup[_key(m.group())] for m in pattern.finditer(text) if _key(m.group()) in lookup}
 
 
+def of_other_countries(question: str, text: str) -> bool:
+    """``text`` is about other countries than ``question``: it lacks a country the question names and
+    names one the question does not ("… Korea and Canada create …" against a Korea–UK release). A form
+    that opens a name ("American Express", "Canadian Space Agency") names no country the question asks of."""
+    pattern, lookup = _countries()
+    asked = {lookup[_key(m.group())] for m in pattern.finditer(question)
+             if _key(m.group()) in lookup and not _OPENS_NAME.match(question, m.end())}
+    named = countries(text)
+    return bool(asked - named) and bool(named - asked)
+
+
+_OPENS_NAME = re.compile(r"[ \t]+[A-Z]")
+
+
 def expand(query: str) -> str:
     """``query`` followed by the other names of every country it names (unchanged when it names none)."""
     present = query.lower()

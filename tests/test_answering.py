@@ -10,7 +10,7 @@ import rag
 from rag.answering.base import Evidence, Part, render
 from rag.answering.check import copied, unsupported_terms
 from rag.answering.claims import split_claims
-from rag.answering.route import asks_several, route, shape_of, sub_questions
+from rag.answering.route import asks_several, route, context_of, shape_of, sub_questions
 from rag.answering.yesno import subject_of, without_premise
 from rag.evidence import Sentence
 from rag.types import Passage
@@ -43,6 +43,10 @@ SHAPED = [
     ("Which hotel in Seoul hosted the Korea–US space business symposium?", "factoid"),
     ("How many digital sectors does the ROK-UK partnership cover?", "factoid"),
     ("Which conference did Daejeon Mayor Lee Jang-woo attend in Montreal?", "factoid"),
+    # a statement before the question: the last sentence asks ("Michael C." ends no sentence)
+    ("Korean officials met Canadians in two different cities. Which cities were they?", "list"),
+    ("The MoU was signed in London. Was it signed in the capital?", "yesno"),
+    ("What position did Michael C. Morgan hold when he joined the event?", "factoid"),
     ("Was it Ottawa or Montreal where the mayor spoke?", "factoid"),
     ("Did a minister sign for the UK side, and who was it?", "factoid"),  # the fact asked answers the "whether"
     ("Was the symposium tied to an anniversary, and if so, which one?", "factoid"),
@@ -99,6 +103,12 @@ def test_a_comparison_is_split_into_its_sides(question, sides):
 ])
 def test_a_question_that_asks_two_things_is_split_into_questions_that_stand_alone(question, asks):
     assert asks_several(question) == asks
+
+
+def test_what_a_question_says_before_its_asks_is_their_context():
+    assert context_of("Two events in November 2023 — on which dates did the US symposium and the UK signing happen?") \
+        == "Two events in November 2023"
+    assert context_of("Name the universities mentioned in the US release and in the UK release.") == ""
 
 
 def test_a_reply_is_split_into_sentences_with_their_markers_as_it_streams():
@@ -233,6 +243,20 @@ def test_a_sentence_that_points_back_brings_the_sentence_before_it():
     assert antecedent(2, evidence) == 1  # "This" is the fall of the dollar
     assert antecedent(1, evidence) is None and antecedent(3, evidence) is None
     assert antecedent(1, [evidence[0], evidence[2]]) is None  # the sentence before it was not selected
+
+
+def test_a_sentence_that_points_back_is_checked_with_the_sentence_before_it():
+    parent = ("Daejeon Mayor Lee Jang-woo attended the Conference of Montreal on June 11. There, he held a meeting "
+              "with representatives from Quebec Province. The city is a hub.")
+    there = _evidence("There, he held a meeting with representatives from Quebec Province.", parent=parent)
+    assert there.read_back.startswith("Daejeon Mayor") and there.read_back.endswith("Quebec Province.")
+    hub = _evidence("The city is a hub.", parent=parent)
+    assert hub.read_back == "The city is a hub."  # it points back to nothing
+    first = _evidence("Daejeon Mayor Lee Jang-woo attended the Conference of Montreal on June 11.", parent=parent)
+    assert first.read_back == first.passage.text
+    # "There are" states, it does not point back
+    assert _evidence("There are eleven sectors.", parent="Intro. There are eleven sectors.").read_back == \
+        "There are eleven sectors."
 
 
 def test_a_cause_brings_the_sentence_after_it_that_says_what_it_led_to():
@@ -447,3 +471,17 @@ def test_an_answer_to_how_many_states_a_number():
     assert not _of_the_kind_asked(q, "The two agencies agreed to cooperate in Earth observation and space science")
     assert _of_the_kind_asked(q, "The programme was given $40 million")
     assert _of_the_kind_asked("Who signed the MOU?", "Oh Tae-seok signed it")
+
+
+@pytest.mark.slow
+def test_a_fact_asked_of_two_countries_is_not_answered_from_a_release_about_another_pair(ask):
+    # the Korea–UK release says "both countries will organize joint working groups"; the question is of Korea and Canada
+    a = ask("After signing, what body will Korea and Canada create to come up with follow-on joint initiatives?")
+    assert UK not in _cited(a), a.text
+
+
+@pytest.mark.slow
+def test_each_of_two_asked_dates_is_read_in_the_context_the_question_gives(ask):
+    a = ask("Korea's science ministry was involved in two events in November 2023 — on which dates did the US "
+            "symposium and the UK signing happen?")
+    assert "November 8" in a.text and "November 22" in a.text and "December 2022" not in a.text, a.text

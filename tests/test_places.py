@@ -65,3 +65,18 @@ def test_short_forms_name_the_country_but_expand_no_search():
     release = Passage("r.txt", "r.txt", "", "MSIT co-hosted the ROK-US Space Industry Symposium on November 8th.",
                       0, 70, 0.5, "r.txt#0")
     assert score_sentences("When was the Korea–US symposium held?", [release], Weights())[0].specific == 1.0
+
+
+def test_a_passage_about_other_countries_than_the_question_is_told_apart():
+    from rag.places import of_other_countries
+
+    question = "After signing, what body will Korea and Canada create to come up with joint initiatives?"
+    # a Korea–UK release lacks Canada and names the UK: about another pair
+    assert of_other_countries(question, "ROK-UK Digital Partnership\nBoth countries will organize joint working groups.")
+    # the Korea–Canada release, however it writes the names, and a passage naming no country at all, are not
+    assert not of_other_countries(question, "KASA and the Canadian Space Agency will launch a working-level group.")
+    assert not of_other_countries(question, "The two sides plan to launch a working-level group.")
+    # a question naming no country is about none in particular; a country form opening a name names none
+    assert not of_other_countries("Who signed the MoU?", "ROK-UK Digital Partnership signed by Michelle Donelan.")
+    assert not of_other_countries("What was the largest liability of American Express in 2022?",
+                                  "Customer deposits were the largest item; the company operates in the United Kingdom.")

@@ -5,7 +5,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..cite import make_citation
+from ..cite import make_citation, split_sentences
 from ..config import Settings
 from ..evidence import Sentence, as_passage, score_sentences, sentence_texts, weights_for
 from ..generate.prompt import count_tokens
@@ -19,6 +19,20 @@ class Evidence:
     passage: Passage
     parent: Passage
     sentence: Sentence
+
+    @property
+    def read_back(self) -> str:
+        """The sentence, led by the one before it in its passage when it points back to it ("There, he
+        held a meeting …" needs who "he" is and where "there" is)."""
+        if not POINTS_BACK.match(self.passage.text):
+            return self.passage.text
+        before = [a for a, b in split_sentences(self.parent.text) if b <= self.sentence.start]
+        return self.parent.text[before[-1]: self.sentence.end] if before else self.passage.text
+
+    @property
+    def surroundings(self) -> str:
+        """Its passage with its document's title: where what the sentence is about is read (its countries)."""
+        return f"{self.parent.title}\n{self.parent.text}"
 
 
 def select_evidence(question: str, passages: list[Passage], index, settings: Settings,
@@ -61,7 +75,7 @@ def select_evidence(question: str, passages: list[Passage], index, settings: Set
 
 
 # A sentence that opens by pointing back to the one before it.
-POINTS_BACK = re.compile(r"^\W*(?:this|these|that|those|such|it|its|they|their|he|she|his|her|the latter|the former"
+POINTS_BACK = re.compile(r"^\W*(?:this|these|that|those|such|it|its|they|their|he|she|his|her|the latter|the former|there(?=,)"
                          r"|however|thus|therefore|consequently|as a result|instead|nonetheless|nevertheless)\b",
                          re.IGNORECASE)
 

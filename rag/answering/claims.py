@@ -16,6 +16,7 @@ from ..evidence import terms_of
 from ..config import Settings
 from ..generate.base import Declining
 from ..generate.prompt import NONE, _escape, count_tokens, format_sources
+from ..places import of_other_countries
 from .base import Evidence, Part, antecedent, as_claim, consequent
 from .check import check_claim, supported, unsupported_terms
 from .kinds import asks_people, from_place_asked, of_kind, people_in
@@ -128,6 +129,9 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
             if shape == "factoid" and not _of_the_kind_asked(asked or question, text):
                 log.debug("claim %r: no number for a question that asks how many", text)
                 continue
+            if shape == "factoid" and all(of_other_countries(asked or question, evidence[s].surroundings) for s in part.sources):
+                log.debug("claim %r: its evidence is about other countries than the question", text)
+                continue
             if shape == "list" and not _fits(asked or question, text, part.sources, evidence):
                 log.debug("claim %r: not of the kind or place the question asks for", text)
                 continue
@@ -187,8 +191,7 @@ def stream_claims(question: str, shape: str, evidence: list[Evidence], backend, 
 def _fits(question: str, item: str, sources: tuple[int, ...], evidence: list[Evidence]) -> bool:
     """A list item is of the kind the question asks for (``kinds.of_kind``), and when it asks about
     one country ("Which Korean officials"), a passage it cites names that country."""
-    return of_kind(question, item) and any(
-        from_place_asked(question, f"{evidence[s].parent.title} {evidence[s].parent.text}") for s in sources)
+    return of_kind(question, item) and any(from_place_asked(question, evidence[s].surroundings) for s in sources)
 
 
 def _people_named(question: str, evidence: list[Evidence], written: list[str], backend,
@@ -262,7 +265,7 @@ def _answering_sentence(question: str, evidence: list[Evidence], asked_about: li
     if (best := _holding(asked_about)) is None:
         return
     text = as_claim(evidence[best].passage.text)
-    if not _of_the_kind_asked(question, text):
+    if not _of_the_kind_asked(question, text) or of_other_countries(question, evidence[best].surroundings):
         return
     p = supported(question, text, [evidence[best]], backend, settings, answers=True)
     log.debug("the sentence holding the question [%s] (%.2f): P(it answers) %s",

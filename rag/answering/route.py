@@ -80,6 +80,7 @@ def shape_of(question: str, backend=None, settings: Settings | None = None) -> s
         return "arithmetic"
     if _COMPARE.search(q):
         return "comparison"
+    q = asked_sentence(q)  # "Korean officials met Canadians in two cities. Which cities were they?": the last sentence asks
     if asks_whether(q) and not _AND_ASKS.search(q):
         return "yesno"
     if _EXPLAIN.search(q):
@@ -93,6 +94,16 @@ def shape_of(question: str, backend=None, settings: Settings | None = None) -> s
         if p is not None and p >= 0.5:
             return "list"
     return "factoid"
+
+
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9]{2}[.!])\s+(?=[A-Z])")  # not after "Michael C." or "Dr."
+
+
+def asked_sentence(question: str) -> str:
+    """The sentence of ``question`` that asks, when statements lead it: its last, if that one ends in
+    "?" ("… in two different cities. Which cities were they?" -> "Which cities were they?")."""
+    parts = _SENTENCE_END.split(question.strip())
+    return parts[-1] if len(parts) > 1 and parts[-1].rstrip().endswith("?") else question
 
 
 def asks_whether(question: str) -> bool:
@@ -202,6 +213,15 @@ def asks_several(question: str) -> list[str]:
 
 
 _DETERMINERS = frozenset("the a an its their his her this that".split())
+
+
+def context_of(question: str) -> str:
+    """What a question that asks several things says before them ("Two events in November 2023 — on
+    which dates did …?" -> "Two events in November 2023"), or "": searched with each ask, it narrows
+    the search (the symposium of November 2023, not the dialogue of December 2022)."""
+    q = _TAIL.sub("", " ".join(question.split())).strip()
+    leads = list(_LEAD.finditer(q))
+    return q[: leads[-1].start()].strip(" ,") if leads else ""
 
 
 def _standalone(clause: str) -> bool:

@@ -18,6 +18,7 @@ from ..config import Settings
 from ..evidence import terms_of
 from ..generate.base import Declining
 from ..generate.prompt import NONE
+from ..places import of_other_countries
 from ..types import Citation, Claim
 from .base import Evidence
 
@@ -139,7 +140,8 @@ def accepted(question: str, raw: str, evidence: list[Evidence], settings: Settin
         for found, said in holding[:MAX_HOLDING]:
             if _said(said, found, parts):
                 break
-            if not answerable(found, best, settings, paraphrase=not yes):
+            if not answerable(found, best, settings, paraphrase=not yes) or of_other_countries(
+                    question, found.surroundings):
                 continue
             if confirm is None or confirm(said, found):
                 parts.append((said, found))
@@ -217,7 +219,7 @@ def _confirmer(question: str, backend, settings: Settings) -> Callable[[str, Evi
         return None
 
     def confirm(short: str, e: Evidence) -> bool:
-        p = check(question, e.passage.text, short or e.passage.text, settings)
+        p = check(question, e.read_back, short or e.passage.text, settings)
         log.debug("probability that [%s] states %r: %s", e.passage.chunk_id, short, p)
         return p is None or p >= check_at(e, settings)
 
