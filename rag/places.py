@@ -16,6 +16,7 @@ _MAX_WORDS = 4  # longer official names ("United Kingdom of Great Britain and No
 # release) but expand no search: as expansions they pulled other passages ahead (seeds hit@1 0.673 -> 0.655).
 _SHORT_FORMS = {"south korea": ("Korea", "Korean", "ROK"), "united kingdom": ("Britain",)}
 _SHORT = frozenset(f for forms in _SHORT_FORMS.values() for f in forms)
+_OPENS_NAME = re.compile(r"[ \t]+[A-Z]")  # a form followed by a capitalised word opens a name
 
 
 def _key(form: str) -> str:
@@ -59,24 +60,20 @@ def others(text: str) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def countries(text: str) -> set[tuple[str, ...]]:
-    """The countries ``text`` names, each as the tuple of all its forms ("Korean" and "ROK" are one)."""
+def countries(text: str, in_names: bool = True) -> set[tuple[str, ...]]:
+    """The countries ``text`` names, each as the tuple of all its forms ("Korean" and "ROK" are one);
+    without ``in_names``, not those of a form that opens a name ("American Express", "Canadian Space Agency")."""
     pattern, lookup = _countries()
-    return {lookup[_key(m.group())] for m in pattern.finditer(text) if _key(m.group()) in lookup}
+    return {lookup[_key(m.group())] for m in pattern.finditer(text)
+            if _key(m.group()) in lookup and (in_names or not _OPENS_NAME.match(text, m.end()))}
 
 
 def of_other_countries(question: str, text: str) -> bool:
     """``text`` is about other countries than ``question``: it lacks a country the question names and
     names one the question does not ("… Korea and Canada create …" against a Korea–UK release). A form
     that opens a name ("American Express", "Canadian Space Agency") names no country the question asks of."""
-    pattern, lookup = _countries()
-    asked = {lookup[_key(m.group())] for m in pattern.finditer(question)
-             if _key(m.group()) in lookup and not _OPENS_NAME.match(question, m.end())}
-    named = countries(text)
+    asked, named = countries(question, in_names=False), countries(text)
     return bool(asked - named) and bool(named - asked)
-
-
-_OPENS_NAME = re.compile(r"[ \t]+[A-Z]")
 
 
 def expand(query: str) -> str:
