@@ -130,7 +130,19 @@ def _fact(shape: str, query: str, question: str, passages: list[Passage], idx, s
     composed = span.render(found)
     if composed is not None or not settings.factoid_claims:
         return [], evidence, composed
-    return _sentences("factoid", query, question, passages, idx, second_reading(settings), backend) + (None,)
+    return _sentences("factoid", query, question, _more_of(passages, query, idx, settings), idx,
+                      second_reading(settings), backend) + (None,)
+
+
+def _more_of(passages: list[Passage], query: str, idx, settings: Settings) -> list[Passage]:
+    """``passages`` and, up to ``claim_k`` in all, the next passages ``query`` finds in their documents:
+    a declined fact is read again from more of the documents found, not from other documents."""
+    if len(passages) >= settings.claim_k:
+        return passages
+    docs, have = {p.doc_id for p in passages}, {p.chunk_id for p in passages}
+    found, _ = search(query, idx, settings.replace(k=settings.claim_k))
+    more = [p for p in found if p.doc_id in docs and p.chunk_id not in have]
+    return passages + more[: settings.claim_k - len(passages)]
 
 
 def second_reading(settings: Settings) -> Settings:

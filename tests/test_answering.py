@@ -481,6 +481,17 @@ def test_a_fact_asked_of_two_countries_is_not_answered_from_a_release_about_anot
 
 
 @pytest.mark.slow
+def test_a_declined_fact_is_read_again_from_as_many_passages_as_a_sentence_answer(ask, seeds_settings):
+    # the sentence that counts the fields is in the fourth passage found: the short-answer path reads three
+    question = "How many priority areas of the digital field does the Korea–UK partnership target?"
+    found = rag.retrieve(question, k=seeds_settings.claim_k, settings=seeds_settings)
+    assert not any("11 prioritized" in p.text for p in found[: seeds_settings.k])
+    assert any("11 prioritized" in p.text for p in found)
+    a = ask(question)
+    assert "11" in a.text and UK in _cited(a), a.text
+
+
+@pytest.mark.slow
 def test_each_of_two_asked_dates_is_read_in_the_context_the_question_gives(ask):
     a = ask("Korea's science ministry was involved in two events in November 2023 — on which dates did the US "
             "symposium and the UK signing happen?")
