@@ -97,6 +97,24 @@ def test_a_fact_stated_beyond_the_best_passages_is_answered(seeds_settings):
     assert "".join(items[:-1]) == a.text
 
 
+@pytest.mark.parametrize("question, beyond", [
+    ("How many priority areas of the digital field does the Korea–UK partnership target?", "11 prioritized"),
+    ("Which American federal department co-organised the bilateral space business event in Seoul with MSIT?", None)])
+def test_a_declined_fact_is_read_again_from_more_of_the_documents_found(seeds_settings, question, beyond):
+    from rag.pipeline import _more_of
+    from rag.search import resolve, search
+
+    settings, idx = resolve(seeds_settings, None)
+    first, _ = search(question, idx, settings)
+    wider = _more_of(first, question, idx, settings)
+    assert wider[: len(first)] == first and len(first) < len(wider) <= settings.claim_k
+    assert {p.doc_id for p in wider} == {p.doc_id for p in first}  # the next passages of the same documents only
+    if beyond:  # the sentence that answers is in the fourth passage found
+        assert any(beyond in p.text for p in wider[len(first):])
+    else:  # the fifth passage found is the UK release's, and it is not read
+        assert {p.doc_id for p in search(question, idx, settings.replace(k=settings.claim_k))[0]} > {p.doc_id for p in first}
+
+
 HISTORY = [("What agreements did Korea and the UK sign during the state visit in November 2023?",
             "They signed a digital partnership and a memorandum of understanding on space cooperation [1].")]
 US_CHAT = [("Which hotel hosted the ROK-US Space Industry Symposium?", "Mayfield Hotel Seoul [1]."),
