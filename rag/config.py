@@ -68,7 +68,7 @@ class Settings:
     evidence: int = 12  # at most this many evidence sentences reach the answer backend
     evidence_rank_weight: float = 0.1  # a sentence's preference for coming from a higher-ranked passage (tuned: evidence recall, seeds + SQuAD tune)
     evidence_tokens: int = 200  # ... and at most this many tokens of them, the best first (tuned: seeds quality vs time to first token)
-    evidence_words: int = 1  # 1: the local model's short answer may use only the evidence's own words (a llama.cpp grammar); 0: free
+    evidence_words: int = 1  # 1: the local model's short answer is a run of one evidence sentence's words, cited by its number (a llama.cpp grammar); 0: free
     decline_at: float = 0.8  # decline when the local model prefers "none" to its best answer this much (tuned: SQuAD tune, seeds)
     check_at: float = 0.45  # ... or when, asked whether the cited sentence states its answer, it says yes less likely than this (0: no check; tuned)
     unnamed_check_at: float = 0.5  # ... this, when the sentence window lacks some of the question's names and numbers (tuned: SQuAD tune, seeds)

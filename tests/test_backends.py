@@ -7,6 +7,7 @@ port; nothing here fakes the server.
 from __future__ import annotations
 
 import hashlib
+import json
 import importlib.util
 import queue
 import re
@@ -505,23 +506,44 @@ def test_local_model_weighs_the_decline_and_never_writes_none():
     assert declined[0].probability > answered[0].probability
 
 
-def test_answer_grammar_allows_only_the_evidence_words_and_its_sentence_numbers():
+def _grammar_replies(grammar: str) -> set[str]:
+    """Every single-part reply the answer grammar allows (it has no recursion: each word rule
+    optionally continues to the next word of its sentence)."""
+    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines())
+
+    def phrases(name: str) -> set[str]:
+        forms, _, more = rules[name].partition(" (\" \" ")
+        words = {json.loads(f) for f in forms.strip("()").split(" | ")}  # GBNF escapes \\ and \" as JSON does
+        tails = phrases(more.rstrip(")?")) if more else set()
+        return words | {f"{w} {t}" for w in words for t in tails}
+
+    replies = set()
+    for starts, number in re.findall(r'\(([^()]*)\) " \[(\d+)\]"', rules["part"]):
+        for start in starts.split(" | "):
+            found = {json.loads(start)} if start.startswith('"') else phrases(start)
+            replies |= {f"{f} [{number}]" for f in found}
+    return replies
+
+
+def test_answer_grammar_allows_a_run_of_one_sentences_words_cited_by_its_own_number():
     from rag.generate.prompt import answer_grammar
 
     evidence = [Passage("d", "d.txt", "T", 'He said "Canada is first." [Note]', 0, 30, 1.0, "d1"),
                 Passage("d", "d.txt", "T", "Back\\slash 3 May", 30, 50, 1.0, "d2")]
     grammar = answer_grammar(evidence)
-    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines())
-    assert rules["root"] == 'part (" ; " part)?' and rules["part"] == 'span " [" number "]"'
-    assert rules["number"] == '"1" | "2"'
-    words = set(rules["word"].split(" | "))
-    assert {'"Canada"', '"first"', '"first.\\""', '"\\"Canada"', '"Note"', '"Back\\\\slash"', '"yes"'} <= words
-    assert not any("[" in w for w in words)  # "[Note]" only without its brackets
+    assert grammar.splitlines()[0] == 'root ::= part (" ; " part)?'
+    replies = _grammar_replies(grammar)
+    assert {"Canada is first [1]", '"Canada is first." [1]', "said Canada [1]", "Note [1]", "3 May [2]",
+            "Back\\slash 3 [2]", "back\\slash 3 May [2]", "he said [1]", "yes [1]", "Yes [2]"} <= replies
+    assert "Canada first [1]" not in replies  # words gathered from two places
+    assert "canada is first [1]" not in replies  # only a sentence's first word may be quoted in lower case
+    assert "3 May [1]" not in replies and "Canada [2]" not in replies  # a phrase cites its own sentence
+    assert not any("[Note" in r or "Note]" in r for r in replies)  # "[Note]" only without its brackets
 
 
 @pytest.mark.slow
 def test_local_reply_is_held_to_the_evidence_words():
-    """With the grammar the short answer is the evidence's own words, not a paraphrase."""
+    """With the grammar the short answer is a phrase of the sentence it cites, not a paraphrase."""
     from rag.generate.base import Declining
 
     settings = Settings.from_env(backend="local", llm_model="qwen-1.5b")
@@ -532,7 +554,9 @@ def test_local_reply_is_held_to_the_evidence_words():
     reply = "".join(p for p in backend.stream_answer("How long did the works on the museum take?", evidence, settings)
                     if not isinstance(p, Declining))
     short, number = re.fullmatch(r"(.+?) \[(\d)\]", reply.strip()).groups()
-    assert number == "1" and set(short.split()) <= set(" ".join(p.text for p in evidence).replace(".", " ").split())
+    words = [w.strip(".,") for w in evidence[int(number) - 1].text.split()]
+    said = [w.strip(".,") for w in short.split()]
+    assert number == "1" and any(words[i:i + len(said)] == said for i in range(len(words)))
 
 
 def test_the_local_backend_gives_the_same_request_the_same_reply(seeds_settings):

@@ -80,16 +80,33 @@ def _literal(text: str) -> str:
 
 def answer_grammar(passages: list[Passage]) -> str:
     """A llama.cpp grammar (GBNF) for the reply to (non-empty) ``passages``: one or two
-    ``short answer [n]`` parts whose words are all the evidence's own (as written or without their
-    punctuation; "yes" too) — what ``SYSTEM`` asks."""
-    words = {"yes", "Yes"}
-    for p in passages:
-        for word in p.text.split():
-            words |= {word, word.strip(".,;:!?\"'()[]“”‘’")}
-    choices = " | ".join(_literal(w) for w in sorted(words) if w and "[" not in w and "]" not in w)
-    numbers = " | ".join(_literal(str(n)) for n in range(1, len(passages) + 1))
-    return (f'root ::= part (" ; " part)?\npart ::= span " [" number "]"\nspan ::= word (" " word)*\n'
-            f"number ::= {numbers}\nword ::= {choices}")
+    ``short answer [n]`` parts, each a run of consecutive words of sentence n (each word as written
+    or without its punctuation; "yes" too) — what ``SYSTEM`` asks: the answer is a phrase the cited
+    sentence holds, never words gathered from several places."""
+    rules, parts = [], []
+    for n, p in enumerate(passages, 1):
+        split = p.text.split()
+        words = [_word_forms(w, i == 0 or split[i - 1].endswith((".", "!", "?"))) for i, w in enumerate(split)]
+        starts = []
+        for i, forms in enumerate(words):
+            if not forms:
+                continue
+            more = f' (" " s{n}w{i + 1})?' if i + 1 < len(words) and words[i + 1] else ""
+            rules.append(f"s{n}w{i} ::= ({' | '.join(_literal(f) for f in forms)}){more}")
+            starts.append(f"s{n}w{i}")
+        if starts:
+            parts.append(f'({" | ".join(starts)} | "yes" | "Yes") " [{n}]"')
+    head = f'root ::= part (" ; " part)?\npart ::= {" | ".join(parts) or chr(34) + "yes [1]" + chr(34)}'
+    return "\n".join([head, *rules])
+
+
+def _word_forms(word: str, opens: bool = False) -> list[str]:
+    """A word as written and without its surrounding punctuation (and, when it ``opens`` a sentence,
+    in lower case: "Price controls" is quoted mid-answer as "price controls"); none with a bracket."""
+    forms = {word, word.strip(".,;:!?\"'()[]“”‘’")}
+    if opens:
+        forms |= {f[0].lower() + f[1:] for f in forms if f[:1].isupper() and not f[1:2].isupper()}
+    return sorted(f for f in forms if f and "[" not in f and "]" not in f)
 
 
 def condense_messages(question: str, history: list[tuple[str, str]]) -> list[dict]:
