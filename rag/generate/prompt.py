@@ -96,8 +96,8 @@ def answer_grammar(passages: list[Passage]) -> str:
             starts.append(f"s{n}w{i}")
         if starts:
             parts.append(f'({" | ".join(starts)} | "yes" | "Yes") " [{n}]"')
-    head = f'root ::= part (" ; " part)?\npart ::= {" | ".join(parts) or chr(34) + "yes [1]" + chr(34)}'
-    return "\n".join([head, *rules])
+    part = " | ".join(parts) or '"yes [1]"'  # evidence without a word still parses
+    return "\n".join(['root ::= part (" ; " part)?', f"part ::= {part}", *rules])
 
 
 def _word_forms(word: str, opens: bool = False) -> list[str]:
