@@ -7,8 +7,8 @@ port; nothing here fakes the server.
 from __future__ import annotations
 
 import hashlib
-import json
 import importlib.util
+import json
 import queue
 import re
 import signal
