@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .answering import span
-from .answering.base import Evidence, Part, Renderer, select_evidence
+from .answering.base import Evidence, Part, Renderer, of_the_countries_asked, select_evidence
 from .answering.route import History, asks_several, asks_whether, condense, context_of, shape_of
 from .config import Settings, check_question
 from .generate.registry import get_backend
@@ -130,8 +130,8 @@ def _fact(shape: str, query: str, question: str, passages: list[Passage], idx, s
     composed = span.render(found)
     if composed is not None or not settings.factoid_claims:
         return [], evidence, composed
-    return _sentences("factoid", query, question, _more_of(passages, query, idx, settings), idx,
-                      second_reading(settings), backend) + (None,)
+    return _sentences("factoid", query, question, of_the_countries_asked(query, _more_of(passages, query, idx, settings)),
+                      idx, second_reading(settings), backend) + (None,)
 
 
 def _more_of(passages: list[Passage], query: str, idx, settings: Settings) -> list[Passage]:
@@ -174,9 +174,10 @@ def _several(asks: list[str], idx, settings: Settings, backend, context: str = "
 
 def _span(query: str, top: list[Passage], idx, settings: Settings, backend,
           checked: str | None = None) -> tuple[list[Evidence], list]:
-    """The span path: the best sentences of ``top`` for ``query``, and the ``(short answer, sentence)``
+    """The span path: the best sentences for ``query`` of the passages of ``top`` about the countries
+    ``checked`` names (an answer from the others is not taken), and the ``(short answer, sentence)``
     parts of the backend's reply to them that hold (``span.found``) for ``checked`` (default: ``query``)."""
-    evidence = select_evidence(query, top, idx, settings)
+    evidence = select_evidence(query, of_the_countries_asked(checked or query, top), idx, settings)
     if not evidence:
         return evidence, []
     reply, p_none = span.ask(backend, query, evidence, settings)

@@ -401,6 +401,12 @@ def test_a_question_that_asks_two_things_answers_each_from_its_own_document(ask)
 
 
 @pytest.mark.slow
+def test_a_question_whether_that_asks_who_besides_is_answered_by_the_fact(ask):
+    a = ask("Did a Canadian official sign the space MOU with KASA, and who was it?")
+    assert not a.abstained and "Lisa Campbell" in a.text and CANADA in _cited(a), a.text
+
+
+@pytest.mark.slow
 def test_a_list_names_more_than_one_item(ask):
     a = ask("Which US government bodies were represented at the symposium?")
     found = [b for b in ("National Space Council", "Commerce", "State", "Defense", "Transportation") if b in a.text]

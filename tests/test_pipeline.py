@@ -133,6 +133,27 @@ def test_question_about_canada_is_not_answered_from_the_uk_document(seeds_settin
     assert "Oh Tae-seok" in a.text or "Lisa Campbell" in a.text
 
 
+def test_a_fact_asked_of_korea_and_canada_is_read_from_their_release_only(seeds_settings):
+    """The Korea–UK release's "joint working groups" reads like an answer, but no answer from a passage
+    about other countries is taken: it does not reach the model, which then finds the Canadian one."""
+    a = rag.answer("After signing, what body will Korea and Canada create to come up with follow-on joint initiatives?",
+                   settings=seeds_settings)
+    assert not a.abstained and "working-level group" in a.text and {c.source for c in a.citations} == {CANADA}
+
+
+def test_passages_about_other_countries_than_the_question_names_are_left_out():
+    from rag.answering.base import of_the_countries_asked
+    from rag.types import Passage
+
+    uk = Passage("uk", UK, "ROK-UK Digital Partnership", "Both countries will organize joint working groups.", 0, 50, 1.0)
+    canada = Passage("ca", CANADA, "Korea and Canada will move to full-fledged cooperation",
+                     "The two sides plan to launch a working-level group.", 0, 50, 1.0)
+    untitled = Passage("x", "x.txt", "", "The two sides plan to launch a working-level group.", 0, 50, 1.0)
+    asked = "What will Korea and Canada create to find follow-up projects?"
+    assert of_the_countries_asked(asked, [uk, canada, untitled]) == [canada, untitled]
+    assert of_the_countries_asked("What will the two sides create?", [uk, canada]) == [uk, canada]
+
+
 def test_a_change_of_topic_is_answered_as_if_asked_alone(seeds_settings):
     question = "What did Daejeon discuss with Quebec?"
     in_chat = rag.answer(question, history=US_CHAT, settings=seeds_settings)

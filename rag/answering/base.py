@@ -9,6 +9,7 @@ from ..cite import make_citation, split_sentences
 from ..config import Settings
 from ..evidence import Sentence, as_passage, score_sentences, sentence_texts, weights_for
 from ..generate.prompt import count_tokens
+from ..places import of_other_countries
 from ..types import Citation, Claim, Passage
 
 
@@ -32,7 +33,18 @@ class Evidence:
     @property
     def surroundings(self) -> str:
         """Its passage with its document's title: where what the sentence is about is read (its countries)."""
-        return f"{self.parent.title}\n{self.parent.text}"
+        return surroundings(self.parent)
+
+
+def surroundings(p: Passage) -> str:
+    """A passage with its document's title: where what its sentences are about is read (their countries)."""
+    return f"{p.title}\n{p.text}"
+
+
+def of_the_countries_asked(question: str, passages: Sequence[Passage]) -> list[Passage]:
+    """``passages`` without those about other countries than ``question`` names (``places.of_other_countries``):
+    a fact asked of Korea and Canada is not read from the Korea–UK release, whose answers it could not take."""
+    return [p for p in passages if not of_other_countries(question, surroundings(p))]
 
 
 def select_evidence(question: str, passages: list[Passage], index, settings: Settings,
