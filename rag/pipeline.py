@@ -174,15 +174,20 @@ def _several(asks: list[str], idx, settings: Settings, backend, context: str = "
 
 def _span(query: str, top: list[Passage], idx, settings: Settings, backend,
           checked: str | None = None) -> tuple[list[Evidence], list]:
-    """The span path: the best sentences for ``query`` of the passages of ``top`` about the countries
-    ``checked`` names (an answer from the others is not taken), and the ``(short answer, sentence)``
-    parts of the backend's reply to them that hold (``span.found``) for ``checked`` (default: ``query``)."""
-    evidence = select_evidence(query, of_the_countries_asked(checked or query, top), idx, settings)
+    """The span path: its evidence (``span_evidence``) and the ``(short answer, sentence)`` parts of the
+    backend's reply to it that hold (``span.found``) for ``checked`` (default: ``query``)."""
+    evidence = span_evidence(query, top, idx, settings, checked)
     if not evidence:
         return evidence, []
     reply, p_none = span.ask(backend, query, evidence, settings)
     log.debug("raw answer %r", reply)
     return evidence, span.found(checked or query, reply, p_none, evidence, settings, backend)
+
+
+def span_evidence(query: str, top: list[Passage], idx, settings: Settings, checked: str | None = None) -> list[Evidence]:
+    """What the span path reads: the best sentences for ``query`` of the passages of ``top`` about the
+    countries ``checked`` (default: ``query``) names — an answer from the others is not taken."""
+    return select_evidence(query, of_the_countries_asked(checked or query, top), idx, settings)
 
 
 def _figure_evidence(query: str, passages: list[Passage], idx, settings: Settings) -> list[Evidence]:

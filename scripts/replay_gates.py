@@ -31,7 +31,7 @@ from eval.datasets import QA, load_seeds_qa  # noqa: E402
 from eval.runners import cached_index, score_answer  # noqa: E402
 from rag import pipeline  # noqa: E402
 from rag.answering import span  # noqa: E402
-from rag.answering.base import Evidence, of_the_countries_asked, select_evidence  # noqa: E402
+from rag.answering.base import Evidence  # noqa: E402
 from rag.answering.route import asks_whether  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.evidence import Sentence  # noqa: E402
@@ -59,8 +59,8 @@ def capture(args, settings: Settings | None = None) -> int:
     for q in tqdm(questions, desc="capture", unit="q"):
         text = q.question if isinstance(q, QA) else q["question"]
         passages, relevance = pipeline._search_all([text], index, settings)
-        on_topic = pipeline.is_on_topic(text, passages, relevance, settings)  # the evidence as pipeline._span chooses it
-        evidence = select_evidence(text, of_the_countries_asked(text, passages), index, settings) if on_topic else []
+        on_topic = pipeline.is_on_topic(text, passages, relevance, settings)
+        evidence = pipeline.span_evidence(text, passages, index, settings) if on_topic else []
         reply, p_none = [], None
         for piece in (backend.stream_answer(text, [e.passage for e in evidence], settings) if evidence else ()):
             if isinstance(piece, Declining):
